@@ -1,0 +1,34 @@
+# The course's entry points. The first two are the README's first two commands.
+#   make lab    set up .venv if needed, then open the lessons in JupyterLab (prints the URL; works headless)
+#   make test   set up .venv if needed, then run the whole fast test suite
+#   make setup  only build the pinned environment in .venv
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LAB_PORT ?= 8888
+
+.PHONY: setup lab test test-all student check-student clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	# torch first and alone, so pip takes the pinned CPU wheel instead of a CUDA build
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) \
+		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url="/lab/tree/lessons"
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache
