@@ -1,0 +1,29 @@
+"""specdec_lite: a small, readable library for speculative decoding with Hugging Face causal LMs.
+
+Notation, fixed for the whole package: **p** is the target model's next-token distribution and **q**
+the draft model's, each taken after temperature, i.e. exactly the distribution a token is sampled
+from. (Chen et al. 2023 swap the two letters; Leviathan et al. 2023 use these.)
+
+A drafted token x ~ q is accepted with probability min(1, p(x)/q(x)); after a rejection the
+replacement comes from norm(max(0, p - q)). The output then has exactly the target's distribution.
+
+Decoders (batch size 1, on whatever device the models are on):
+
+* :func:`autoregressive_generate` - the baseline, one target call per token;
+* :func:`speculative_generate` - chain drafting, one target call per ``gamma`` drafted tokens.
+
+Both return a :class:`GenerationResult` with the new tokens and per-step and per-node records.
+"""
+
+from .autoregressive import autoregressive_generate
+from .results import GenerationResult, NodeRecord, StepRecord
+from .speculative import speculative_generate
+
+__all__ = [
+    "autoregressive_generate",
+    "speculative_generate",
+    "GenerationResult",
+    "NodeRecord",
+    "StepRecord",
+]
+__version__ = "0.1.0"

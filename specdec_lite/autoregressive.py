@@ -1,0 +1,52 @@
+"""The baseline: one target forward pass per new token, with a KV cache."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from transformers import PreTrainedModel
+
+from .checks import check_generation_args, check_prompt
+from .models import cache_length, forward, new_cache
+from .results import GenerationResult, StepRecord
+from .sampling import distribution, make_generator, sample
+from .stopping import clip_new_tokens
+
+__all__ = ["autoregressive_generate"]
+
+
+def autoregressive_generate(
+    target: PreTrainedModel,
+    input_ids: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    eos_token_id: int | None = None,
+) -> GenerationResult:
+    """Decode ``max_new_tokens`` tokens (fewer if ``eos_token_id`` comes first) from ``p`` alone.
+
+    Each step feeds the newest token, reads ``p = distribution(logits, temperature)`` and samples
+    one token from it (the argmax at temperature 0). Batch size 1.
+    """
+    check_generation_args(max_new_tokens, temperature)
+    prompt = check_prompt(input_ids, max_new_tokens, target)
+    generator = make_generator(seed)
+    sequence, cache = prompt.tolist(), new_cache()
+    result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
+    start, done = time.perf_counter(), False
+    while not done:
+        t0 = time.perf_counter()
+        pending = torch.tensor(sequence[cache_length(cache):], device=prompt.device)
+        logits = forward(target, pending, cache)[-1]
+        result.target_calls += 1
+        token = sample(distribution(logits, temperature), generator)
+        kept, done = clip_new_tokens([token], max_new_tokens - (len(sequence) - len(prompt)), eos_token_id)
+        sequence += kept
+        result.steps.append(
+            StepRecord(len(result.steps), 0, 0, len(kept), time.perf_counter() - t0, cache_length(cache))
+        )
+    result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
+    result.wall_time = time.perf_counter() - start
+    return result

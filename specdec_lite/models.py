@@ -1,0 +1,44 @@
+"""Talking to a Hugging Face causal LM: one cached forward pass, and cutting a cache back.
+
+Both decoders keep one KV cache per model for the whole generation. The invariant they maintain:
+the cache holds the keys and values of every token of the sequence except the newest, which has not
+been through the model yet and is fed at the start of the next call. Nothing is ever recomputed.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+__all__ = ["new_cache", "cache_length", "crop_cache", "forward", "model_device"]
+
+
+def model_device(model: PreTrainedModel) -> torch.device:
+    """The device of the model's parameters (the decoders run where the models are)."""
+    return next(model.parameters()).device
+
+
+def new_cache() -> DynamicCache:
+    """An empty KV cache; the first forward pass fills it with the prompt."""
+    return DynamicCache()
+
+
+def cache_length(cache: DynamicCache) -> int:
+    """How many tokens the cache holds."""
+    return cache.get_seq_length()
+
+
+def crop_cache(cache: DynamicCache, length: int) -> None:
+    """Cut the cache back to its first ``length`` tokens, through the cache's public ``crop``."""
+    if length < cache_length(cache):
+        cache.crop(length)
+
+
+@torch.inference_mode()
+def forward(model: PreTrainedModel, tokens: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+    """Run ``tokens`` (1-D) through ``model`` after what ``cache`` holds; return ``(len(tokens), V)`` logits.
+
+    Position ids continue from the cache length, and the cache grows by ``len(tokens)``.
+    """
+    out = model(input_ids=tokens[None], past_key_values=cache, use_cache=True)
+    return out.logits[0].float()

@@ -1,0 +1,104 @@
+"""What a decoder returns: the new tokens plus the records that every measurement is built from.
+
+A *step* is one round of draft-then-verify (or one target call for the autoregressive baseline).
+A *node* is one drafted token: in a chain the nodes of a step form a path, in a tree they form a tree.
+The node records are the raw material of the acceptance study.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+__all__ = ["StepRecord", "NodeRecord", "GenerationResult"]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One decoding step.
+
+    ``drafted``: tokens the draft proposed (0 for the baseline); ``accepted``: how many of them the
+    target kept; ``emitted``: tokens appended to the output this step (accepted + the target's own
+    token, fewer if EOS or ``max_new_tokens`` cut it); ``seconds``: wall time of the step;
+    ``target_cache``/``draft_cache``: cache lengths after the step (``-1`` where there is no draft).
+    """
+
+    step: int
+    drafted: int
+    accepted: int
+    emitted: int
+    seconds: float
+    target_cache: int
+    draft_cache: int = -1
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One drafted token and how verification treated it.
+
+    ``q_prob``/``q_entropy`` come from the draft's distribution at the node's parent and ``p_prob``/
+    ``p_entropy`` from the target's, both after temperature; at temperature 0 they come from the
+    plain softmax (temperature 1), since the point masses that greedy decoding uses carry no
+    information. Entropies are in nats. ``depth`` is 1 for a node that follows the last accepted
+    token. ``parent`` is the index (within the step) of the parent node, -1 for the root's children;
+    ``rank`` is the node's position among its siblings (0 for chains); ``on_path`` tells whether the
+    node lies on the accepted path, which for a chain equals ``accepted``.
+    """
+
+    step: int
+    depth: int
+    token: int
+    q_prob: float
+    q_entropy: float
+    p_prob: float
+    p_entropy: float
+    accepted: bool
+    parent: int = -1
+    rank: int = 0
+    on_path: bool = False
+
+
+@dataclass
+class GenerationResult:
+    """The output of a decoder.
+
+    ``tokens`` holds the new tokens only (1-D LongTensor on the CPU), exactly ``max_new_tokens``
+    long unless EOS came first. ``draft_calls``/``target_calls`` count forward passes;
+    ``wall_time`` is in seconds.
+    """
+
+    tokens: torch.Tensor
+    steps: list[StepRecord] = field(default_factory=list)
+    nodes: list[NodeRecord] = field(default_factory=list)
+    draft_calls: int = 0
+    target_calls: int = 0
+    wall_time: float = 0.0
+
+    @property
+    def tokens_per_target_call(self) -> float:
+        """New tokens per target forward pass (1.0 for the baseline; higher is better)."""
+        return len(self.tokens) / max(self.target_calls, 1)
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Accepted drafted tokens over drafted tokens (``nan`` when nothing was drafted)."""
+        drafted = sum(s.drafted for s in self.steps)
+        return sum(s.accepted for s in self.steps) / drafted if drafted else float("nan")
+
+    @property
+    def mean_accepted(self) -> float:
+        """Mean number of drafted tokens accepted per step (the expected accepted length)."""
+        return sum(s.accepted for s in self.steps) / len(self.steps) if self.steps else float("nan")
+
+    def nodes_frame(self):
+        """The node records as a pandas DataFrame, one row per drafted token."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(n) for n in self.nodes], columns=list(NodeRecord.__dataclass_fields__))
+
+    def steps_frame(self):
+        """The step records as a pandas DataFrame, one row per step."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(s) for s in self.steps], columns=list(StepRecord.__dataclass_fields__))

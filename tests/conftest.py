@@ -1,0 +1,58 @@
+"""Shared test helpers: small random Llama models the tests build on the fly (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+torch.set_num_threads(1)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def make_llama(
+    seed: int,
+    *,
+    vocab: int = 64,
+    hidden: int = 32,
+    layers: int = 2,
+    init: float = 0.2,
+    context: int = 256,
+    eos_token_id: int | None = None,
+    device: str = "cpu",
+) -> LlamaForCausalLM:
+    """A small random Llama in eval mode. A large ``init`` makes its distributions peaked, like a trained model's."""
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        initializer_range=init,
+        bos_token_id=None,
+        eos_token_id=eos_token_id,
+        pad_token_id=None,
+    )
+    return LlamaForCausalLM(config).eval().to(device)
+
+
+def noisy_copy(model: LlamaForCausalLM, scale: float, seed: int) -> LlamaForCausalLM:
+    """A copy of ``model`` with Gaussian noise of relative size ``scale`` added to every weight."""
+    generator = torch.Generator().manual_seed(seed)
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        for param in clone.parameters():
+            noise = torch.randn(param.shape, generator=generator).to(param.device)
+            param.add_(scale * param.std() * noise)
+    return clone
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    return request.param
