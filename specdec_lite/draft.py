@@ -18,8 +18,8 @@ def draft_chain(
     k: int,
     temperature: float,
     generator: torch.Generator,
-) -> tuple[list[int], list[torch.Tensor]]:
-    """Propose ``k`` tokens after ``sequence``; return them and the draft logits each was sampled from.
+) -> tuple[list[int], torch.Tensor]:
+    """Propose ``k`` tokens after ``sequence``; return them and the ``(k, V)`` draft logits they were sampled from.
 
     The first call feeds every token of ``sequence`` the draft cache has not seen yet (the whole
     prompt at the first step); each later call feeds the token just drafted. Token ``x_i`` is drawn
@@ -35,4 +35,6 @@ def draft_chain(
         tokens.append(x)
         all_logits.append(logits)
         pending = [x]
-    return tokens, all_logits
+    if not all_logits:
+        return tokens, torch.empty(0, draft.config.vocab_size, device=device)
+    return tokens, torch.stack(all_logits)

@@ -39,20 +39,26 @@ def record_distribution(logits: torch.Tensor, temperature: float) -> torch.Tenso
 def chain_nodes(
     step: int,
     drafts: list[int],
-    q_logits: list[torch.Tensor],
+    q_logits: torch.Tensor,
     p_logits: torch.Tensor,
     n_accepted: int,
     temperature: float,
 ) -> list[NodeRecord]:
-    """One node record per drafted token of a chain step; node ``i`` has depth ``i + 1`` and parent ``i - 1``."""
-    nodes = []
-    for i, x in enumerate(drafts):
-        q, p = record_distribution(q_logits[i], temperature), record_distribution(p_logits[i], temperature)
-        nodes.append(NodeRecord(
-            step, i + 1, x, float(q[x]), float(entropy(q)), float(p[x]), float(entropy(p)),
-            accepted=i < n_accepted, parent=i - 1, rank=0, on_path=i < n_accepted,
-        ))
-    return nodes
+    """One node record per drafted token of a chain step; node ``i`` has depth ``i + 1`` and parent ``i - 1``.
+
+    ``q_logits`` and ``p_logits`` hold one row per drafted token (extra rows of ``p_logits`` are ignored).
+    """
+    k = len(drafts)
+    q = record_distribution(q_logits[:k], temperature)
+    p = record_distribution(p_logits[:k], temperature)
+    index = torch.tensor(drafts, device=q.device)[:, None]
+    columns = zip(
+        q.gather(1, index)[:, 0].tolist(), entropy(q).tolist(), p.gather(1, index)[:, 0].tolist(), entropy(p).tolist()
+    )
+    return [
+        NodeRecord(step, i + 1, x, q_x, h_q, p_x, h_p, accepted=i < n_accepted, parent=i - 1, rank=0, on_path=i < n_accepted)
+        for i, (x, (q_x, h_q, p_x, h_p)) in enumerate(zip(drafts, columns))
+    ]
 
 
 def speculative_generate(
@@ -87,12 +93,11 @@ def speculative_generate(
         unseen = torch.tensor(sequence[cache_length(target_cache):] + drafts, device=prompt.device)
         p_logits = forward(target, unseen, target_cache)[-(k + 1):]
         result.target_calls += 1
-        ps = distribution(p_logits, temperature)
+        ps, qs = distribution(p_logits, temperature), distribution(q_logits, temperature)
         n_accepted = 0
         for i, x in enumerate(drafts):
-            q = distribution(q_logits[i], temperature)
-            if not accept(ps[i, x], q[x], generator):
-                next_token = sample(residual(ps[i], q), generator)
+            if not accept(ps[i, x], qs[i, x], generator):
+                next_token = sample(residual(ps[i], qs[i]), generator)
                 break
             n_accepted += 1
         else:
