@@ -3,16 +3,19 @@
 Run nbgrader from the repository root with .venv/bin on PATH (nbgrader shells out to `alembic`).
 """
 
+import os
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 c.CourseDirectory.course_id = "specdec-course"
-c.CourseDirectory.root = "quizzes"
+c.CourseDirectory.root = os.path.join(HERE, "quizzes")
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = "sqlite:///quizzes/gradebook.db"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "quizzes", "gradebook.db")
 
 # A student's answer cell starts with this stub.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
