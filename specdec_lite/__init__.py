@@ -16,11 +16,14 @@ Both return a :class:`GenerationResult` with the new tokens and per-step and per
 """
 
 from .autoregressive import autoregressive_generate
+from .pairs import Pair, load_pair
 from .results import GenerationResult, NodeRecord, StepRecord
 from .speculative import speculative_generate
 
 __all__ = [
     "autoregressive_generate",
+    "load_pair",
+    "Pair",
     "speculative_generate",
     "GenerationResult",
     "NodeRecord",
