@@ -10,7 +10,9 @@ replacement comes from norm(max(0, p - q)). The output then has exactly the targ
 Decoders (batch size 1, on whatever device the models are on):
 
 * :func:`autoregressive_generate` - the baseline, one target call per token;
-* :func:`speculative_generate` - chain drafting, one target call per ``gamma`` drafted tokens.
+* :func:`speculative_generate` - chain drafting, one target call per ``gamma`` drafted tokens;
+* :func:`tree_speculative_generate` - a token tree drafted level by level and verified in one
+  target pass under a tree attention mask.
 
 Both return a :class:`GenerationResult` with the new tokens and per-step and per-node records.
 """
@@ -19,12 +21,19 @@ from .autoregressive import autoregressive_generate
 from .pairs import Pair, load_pair
 from .results import GenerationResult, NodeRecord, StepRecord
 from .speculative import speculative_generate
+from .tree import TokenTree, plot_tree, static_tree, tree_text
+from .tree_speculative import tree_speculative_generate
 
 __all__ = [
     "autoregressive_generate",
     "load_pair",
     "Pair",
     "speculative_generate",
+    "tree_speculative_generate",
+    "TokenTree",
+    "static_tree",
+    "tree_text",
+    "plot_tree",
     "GenerationResult",
     "NodeRecord",
     "StepRecord",
