@@ -14,13 +14,14 @@ Decoders (batch size 1, on whatever device the models are on):
 * :func:`tree_speculative_generate` - a token tree drafted level by level and verified in one
   target pass under a tree attention mask.
 
-Both return a :class:`GenerationResult` with the new tokens and per-step and per-node records.
+All three return a :class:`GenerationResult` with the new tokens and per-step and per-node records.
 """
 
 from .autoregressive import autoregressive_generate
 from .pairs import Pair, load_pair
 from .results import GenerationResult, NodeRecord, StepRecord
 from .speculative import speculative_generate
+from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
 from .tree import TokenTree, plot_tree, static_tree, tree_text
 from .tree_speculative import tree_speculative_generate
 
@@ -34,6 +35,10 @@ __all__ = [
     "static_tree",
     "tree_text",
     "plot_tree",
+    "expected_tokens_per_call",
+    "expected_speedup",
+    "best_gamma",
+    "alpha_from_nodes",
     "GenerationResult",
     "NodeRecord",
     "StepRecord",

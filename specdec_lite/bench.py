@@ -1,0 +1,390 @@
+"""Wall-clock benchmarks: the target alone, chain and tree speculation, and Hugging Face assisted generation.
+
+All decoders run greedily (temperature 0), so every one of them must print the target's own greedy
+output; the benchmark checks that as it goes (``outputs_match``).
+
+Method.
+
+* **Interleaving.** Each round visits every prompt and, for each prompt, runs every decoder once, in
+  an order rotated from round to round; the first ``warmup`` rounds are thrown away. Drifts of the
+  machine (another process, clock scaling) then hit all decoders alike.
+* **Timing.** ``time.perf_counter`` around the call, with ``torch.cuda.synchronize`` before and after
+  on a GPU (kernels run asynchronously).
+* **Speed-up.** For every (round, prompt) the ratio of the target's time to the decoder's, both for the
+  same tokens; the table gives the median of these paired ratios and their interquartile range (IQR).
+  The ratio to HF assisted generation is built the same way.
+* **Cost coefficient.** ``c = T(draft step) / T(target step)``: medians of cached one-token forward
+  passes after a ``context``-token prefix (:func:`cost_coefficient`).
+* **Theory check.** :func:`gamma_sweep` times chain speculation for several ``gamma``, estimates
+  ``alpha`` from the node records of the same runs (:func:`~specdec_lite.theory.alpha_from_nodes`) and
+  sets the measured speed-up against :func:`~specdec_lite.theory.expected_speedup`.
+
+Hugging Face assisted generation drafts ``num_assistant_tokens`` tokens per step; the benchmark sets it
+to ``gamma`` with the ``"constant"`` schedule and an ``assistant_confidence_threshold`` of 0 (otherwise
+the assistant stops drafting early when unsure), and restores the draft's settings afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import iqr
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel
+
+from .autoregressive import autoregressive_generate
+from .models import crop_cache, forward, model_device, new_cache
+from .speculative import speculative_generate
+from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DECODERS",
+    "BenchConfig",
+    "BenchResult",
+    "tree_available",
+    "hf_assisted_generate",
+    "step_time",
+    "cost_coefficient",
+    "time_decoders",
+    "summarize_runs",
+    "gamma_sweep",
+    "run_bench",
+    "jsonable",
+]
+
+SCHEMA_VERSION = 1
+DECODERS = ("target", "chain", "tree", "hf_assisted")
+
+
+def tree_available() -> bool:
+    """Whether :mod:`specdec_lite.tree_speculative` is installed (the tree decoder is optional here)."""
+    return importlib.util.find_spec("specdec_lite.tree_speculative") is not None
+
+
+def _eos(model: PreTrainedModel) -> int | None:
+    eos = model.generation_config.eos_token_id
+    return eos[0] if isinstance(eos, list) else eos
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable, device: torch.device):
+    _synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    _synchronize(device)
+    return time.perf_counter() - start, out
+
+
+@torch.inference_mode()
+def hf_assisted_generate(
+    draft: PreTrainedModel, target: PreTrainedModel, input_ids: torch.Tensor, max_new_tokens: int, gamma: int
+) -> torch.Tensor:
+    """Greedy assisted generation, ``target.generate(assistant_model=draft)``, drafting exactly ``gamma`` a step.
+
+    Returns the new tokens (1-D, on the CPU). Stops at the target's EOS like the other decoders here.
+    """
+    config = draft.generation_config
+    saved = (config.num_assistant_tokens, config.num_assistant_tokens_schedule,
+             config.assistant_confidence_threshold)
+    config.num_assistant_tokens, config.num_assistant_tokens_schedule = gamma, "constant"
+    config.assistant_confidence_threshold = 0.0
+    ids = input_ids.reshape(1, -1).to(model_device(target))
+    eos = _eos(target)
+    try:
+        out = target.generate(
+            ids, attention_mask=torch.ones_like(ids), assistant_model=draft, do_sample=False,
+            max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=0 if eos is None else eos,
+        )
+    finally:
+        config.num_assistant_tokens, config.num_assistant_tokens_schedule, config.assistant_confidence_threshold = saved
+    return out[0, ids.shape[1]:].cpu()
+
+
+def step_time(
+    model: PreTrainedModel, context: int = 64, repeats: int = 30, warmup: int = 3, seed: int = 0, tokens: int = 1
+) -> float:
+    """Median seconds of one cached forward pass over ``tokens`` new tokens after a ``context``-token prefix."""
+    device = model_device(model)
+    generator = torch.Generator().manual_seed(seed)
+    prefix = torch.randint(model.config.vocab_size, (context + tokens,), generator=generator).to(device)
+    fed = prefix[context:].clone()
+    cache = new_cache()
+    forward(model, prefix[:context], cache)
+    times = []
+    for i in range(warmup + repeats):
+        seconds, _ = _timed(lambda: forward(model, fed, cache), device)
+        crop_cache(cache, context)
+        if i >= warmup:
+            times.append(seconds)
+    return float(np.median(times))
+
+
+def cost_coefficient(draft: PreTrainedModel, target: PreTrainedModel, context: int = 64, repeats: int = 30) -> dict:
+    """``c = T(draft step) / T(target step)`` with both step times (seconds), as a dict."""
+    t_draft, t_target = step_time(draft, context, repeats), step_time(target, context, repeats)
+    return {"draft_step_s": t_draft, "target_step_s": t_target, "c": t_draft / t_target, "context": context,
+            "repeats": repeats}
+
+
+@dataclass
+class BenchConfig:
+    """What to run: decoders (``None``: all of :data:`DECODERS` that are installed), token budget and rounds."""
+
+    max_new_tokens: int = 32
+    gamma: int = 4
+    depth: int = 3
+    branching: int = 2
+    repeats: int = 3
+    warmup: int = 1
+    decoders: tuple[str, ...] | None = None
+    gammas: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    sweep_repeats: int = 2
+    c_context: int = 64
+    c_repeats: int = 30
+
+    def chosen_decoders(self) -> tuple[str, ...]:
+        names = self.decoders or tuple(d for d in DECODERS if d != "tree" or tree_available())
+        unknown = set(names) - set(DECODERS)
+        if unknown:
+            raise ValueError(f"unknown decoder(s) {sorted(unknown)}; choose from {list(DECODERS)}.")
+        if "target" not in names:
+            raise ValueError("the benchmark needs the 'target' decoder: speed-ups are measured against it.")
+        return tuple(names)
+
+
+def _runners(draft, target, config: BenchConfig) -> dict[str, Callable]:
+    """Each decoder as ``ids -> (new tokens, GenerationResult or None)``, greedy, stopping at the target's EOS."""
+    n, eos = config.max_new_tokens, _eos(target)
+    runners = {
+        "target": lambda ids: _tokens(autoregressive_generate(target, ids, n, eos_token_id=eos)),
+        "chain": lambda ids: _tokens(speculative_generate(draft, target, ids, n, gamma=config.gamma, eos_token_id=eos)),
+        "hf_assisted": lambda ids: (hf_assisted_generate(draft, target, ids, n, config.gamma), None),
+    }
+    if "tree" in config.chosen_decoders():
+        from .tree_speculative import tree_speculative_generate
+
+        runners["tree"] = lambda ids: _tokens(tree_speculative_generate(
+            draft, target, ids, n, depth=config.depth, branching=config.branching, eos_token_id=eos))
+    return runners
+
+
+def _tokens(result):
+    return result.tokens, result
+
+
+def time_decoders(
+    runners: dict[str, Callable],
+    prompts: list[torch.Tensor],
+    *,
+    repeats: int,
+    warmup: int,
+    device: torch.device,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, list]]:
+    """Run every decoder on every prompt, interleaved, ``warmup + repeats`` rounds; keep the last ``repeats``.
+
+    Returns one row per timed run (``round, prompt, decoder, seconds, new_tokens, tokens_per_s,
+    target_calls``) and, per decoder, the results of the last round (tokens, GenerationResult or None),
+    in prompt order.
+    """
+    names = list(runners)
+    rows, last = [], {name: [None] * len(prompts) for name in names}
+    bar = tqdm(total=(warmup + repeats) * len(prompts) * len(names), desc="bench", disable=not progress, leave=False)
+    for round_ in range(warmup + repeats):
+        for i, ids in enumerate(prompts):
+            shift = (round_ + i) % len(names)
+            for name in names[shift:] + names[:shift]:
+                seconds, (tokens, result) = _timed(lambda: runners[name](ids), device)
+                bar.update()
+                if round_ < warmup:
+                    continue
+                rows.append({
+                    "round": round_ - warmup, "prompt": i, "decoder": name, "seconds": seconds,
+                    "new_tokens": len(tokens), "tokens_per_s": len(tokens) / seconds,
+                    "target_calls": result.target_calls if result is not None else None,
+                })
+                last[name][i] = (tokens, result)
+    bar.close()
+    return pd.DataFrame(rows), last
+
+
+def _paired_ratio(runs: pd.DataFrame, decoder: str, baseline: str) -> pd.Series:
+    """``tokens/s of decoder / tokens/s of baseline`` for each (round, prompt) both ran."""
+    speed = runs.pivot_table(index=["round", "prompt"], columns="decoder", values="tokens_per_s")
+    return (speed[decoder] / speed[baseline]).dropna()
+
+
+def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per decoder: medians and IQRs of tokens/s, speed-up over the target, ratio to HF assisted."""
+    rows = []
+    names = sorted(runs["decoder"].unique(), key=lambda d: DECODERS.index(d) if d in DECODERS else len(DECODERS))
+    for name in names:
+        group = runs[runs["decoder"] == name]
+        speedup = _paired_ratio(runs, name, "target")
+        row = {
+            "decoder": name,
+            "runs": len(group),
+            "new_tokens": int(group["new_tokens"].sum()),
+            "median_seconds": float(group["seconds"].median()),
+            "tokens_per_s": float(group["tokens_per_s"].median()),
+            "tokens_per_s_iqr": float(iqr(group["tokens_per_s"])),
+            "speedup": float(speedup.median()),
+            "speedup_iqr": float(iqr(speedup)),
+            "vs_hf_assisted": float("nan"),
+            "vs_hf_assisted_iqr": float("nan"),
+            "tokens_per_target_call": float("nan"),
+        }
+        if "hf_assisted" in set(runs["decoder"]):
+            ratio = _paired_ratio(runs, name, "hf_assisted")
+            row["vs_hf_assisted"], row["vs_hf_assisted_iqr"] = float(ratio.median()), float(iqr(ratio))
+        calls = group["target_calls"].dropna()
+        if len(calls):
+            row["tokens_per_target_call"] = float(group.loc[calls.index, "new_tokens"].sum() / calls.sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gamma_sweep(
+    draft: PreTrainedModel,
+    target: PreTrainedModel,
+    prompts: list[torch.Tensor],
+    gammas: tuple[int, ...],
+    cost: dict,
+    *,
+    max_new_tokens: int,
+    repeats: int = 2,
+    warmup: int = 1,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Measured against predicted speed-up for chain speculation at each ``gamma``.
+
+    The target alone and every ``gamma`` are timed interleaved (:func:`time_decoders`); ``alpha`` for a
+    ``gamma`` comes from the node records of its last round, and the prediction is
+    ``expected_speedup(alpha, gamma, c)``. That formula prices the verification pass like a one-token
+    step; ``predicted_speedup_verify`` replaces it by the measured time of a ``gamma + 1``-token target
+    pass, ``E[tokens] T_target(1) / (gamma T_draft(1) + T_target(gamma + 1))``, with the step times of
+    ``cost`` (:func:`cost_coefficient`). Columns: ``gamma, alpha, measured_speedup,
+    measured_speedup_iqr, predicted_speedup, predicted_speedup_verify, measured_tokens_per_call,
+    predicted_tokens_per_call``.
+    """
+    c = cost["c"]
+    eos = _eos(target)
+    runners = {"target": lambda ids: _tokens(autoregressive_generate(target, ids, max_new_tokens, eos_token_id=eos))}
+    for g in gammas:
+        runners[f"gamma={g}"] = (lambda g: lambda ids: _tokens(
+            speculative_generate(draft, target, ids, max_new_tokens, gamma=g, eos_token_id=eos)))(g)
+    runs, last = time_decoders(runners, prompts, repeats=repeats, warmup=warmup,
+                               device=model_device(target), progress=progress)
+    rows = []
+    for g in gammas:
+        name = f"gamma={g}"
+        results = [result for _, result in last[name]]
+        frames = [r.nodes_frame().assign(prompt=i) for i, r in enumerate(results)]
+        alpha = alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
+        speedup = _paired_ratio(runs, name, "target")
+        verify = step_time(target, cost["context"], cost["repeats"], tokens=g + 1)
+        rows.append({
+            "gamma": g,
+            "alpha": alpha,
+            "measured_speedup": float(speedup.median()),
+            "measured_speedup_iqr": float(iqr(speedup)),
+            "predicted_speedup": expected_speedup(alpha, g, c),
+            "predicted_speedup_verify": expected_tokens_per_call(alpha, g) * cost["target_step_s"]
+            / (g * cost["draft_step_s"] + verify),
+            "measured_tokens_per_call": sum(len(r.tokens) for r in results) / sum(r.target_calls for r in results),
+            "predicted_tokens_per_call": expected_tokens_per_call(alpha, g),
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class BenchResult:
+    """Everything a benchmark measured; :meth:`to_dict` gives the documented JSON (``docs/json_schema.md``)."""
+
+    config: BenchConfig
+    device: str
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    outputs_match: dict[str, bool]
+    cost: dict
+    alpha: float
+    sweep: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        c = self.cost["c"]
+        predicted_best, predicted_gain = best_gamma(self.alpha, c) if np.isfinite(self.alpha) else (None, None)
+        measured_best = None
+        if not self.sweep.empty:
+            measured_best = int(self.sweep.loc[self.sweep["measured_speedup"].idxmax(), "gamma"])
+        return jsonable({
+            "schema_version": SCHEMA_VERSION,
+            "kind": "bench",
+            "device": self.device,
+            "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+            "config": asdict(self.config) | {"decoders": list(self.config.chosen_decoders())},
+            "seconds": self.seconds,
+            "summary": self.summary.to_dict(orient="records"),
+            "outputs_match": self.outputs_match,
+            "cost": self.cost,
+            "alpha": self.alpha,
+            "gamma_sweep": self.sweep.to_dict(orient="records"),
+            "best_gamma": {"predicted": predicted_best, "predicted_speedup": predicted_gain, "measured": measured_best},
+        })
+
+
+def jsonable(value):
+    """Plain Python types only; NaN and infinities become ``None`` (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def run_bench(
+    draft: PreTrainedModel,
+    target: PreTrainedModel,
+    prompts: list[torch.Tensor],
+    config: BenchConfig | None = None,
+    *,
+    sweep: bool = True,
+    progress: bool = False,
+) -> BenchResult:
+    """The whole benchmark on ``prompts`` (1-D token-id tensors): decoders, ``c``, ``alpha`` and the gamma sweep."""
+    config = config or BenchConfig()
+    start = time.perf_counter()
+    device = model_device(target)
+    runners = _runners(draft, target, config)
+    runners = {name: runners[name] for name in config.chosen_decoders()}
+    runs, last = time_decoders(runners, prompts, repeats=config.repeats, warmup=config.warmup,
+                               device=device, progress=progress)
+    reference = [tokens for tokens, _ in last["target"]]
+    outputs_match = {
+        name: all(torch.equal(tokens.cpu(), ref) for (tokens, _), ref in zip(last[name], reference))
+        for name in runners if name != "target"
+    }
+    chain_nodes = [r.nodes_frame().assign(prompt=i) for i, (_, r) in enumerate(last.get("chain", []))]
+    alpha = alpha_from_nodes(pd.concat(chain_nodes, ignore_index=True), group=("prompt", "step")) \
+        if chain_nodes else float("nan")
+    cost = cost_coefficient(draft, target, config.c_context, config.c_repeats)
+    table = gamma_sweep(draft, target, prompts, config.gammas, cost, max_new_tokens=config.max_new_tokens,
+                        repeats=config.sweep_repeats, warmup=config.warmup, progress=progress) \
+        if sweep else pd.DataFrame()
+    return BenchResult(config, str(device), runs, summarize_runs(runs), outputs_match, cost, alpha, table,
+                       time.perf_counter() - start)

@@ -1,0 +1,436 @@
+"""The four-domain acceptance study: one decoding configuration over the prompt sets, every node kept.
+
+It reproduces the analysis of "Acceptance Dynamics Across Cognitive Domains in Speculative Decoding"
+(arXiv 2604.14682): tree drafting (depth 3, branching 2), greedy, 200 prompts in four domains.
+
+What is counted (per domain, pooling the domain's prompts):
+
+* **acceptance rate** = accepted nodes / drafted nodes. A *node* is one drafted token; in a tree every
+  node of every step counts, siblings and descendants of rejected nodes included (the paper's count of
+  "speculative nodes"); a node is *accepted* when the target kept it, i.e. it lies on the accepted
+  path. For a chain this is :attr:`GenerationResult.acceptance_rate`. Its 95 % confidence interval is
+  a percentile bootstrap over prompts (``scipy.stats.bootstrap``, prompts resampled with replacement,
+  statistic = sum of accepted / sum of drafted);
+* **alpha** - accepted / tested over first-ranked nodes whose parent was accepted
+  (:func:`~specdec_lite.theory.alpha_from_nodes`), the per-token acceptance probability of the theory;
+* **expected accepted length** = mean over steps of the drafted tokens accepted in the step (the step
+  records' ``accepted``; the target's own token is not included), with the same bootstrap over prompts;
+* **depth profile** - the acceptance rate of the nodes at each depth, and the conditional rate among
+  nodes whose parent was accepted;
+* **entropy-acceptance correlation** - Pearson's r between a node's entropy (the draft's ``q_entropy``
+  by default; nats) and its 0/1 acceptance (a point-biserial correlation), with the Fisher-z
+  confidence interval of ``scipy.stats.pearsonr(...).confidence_interval()``.
+
+"Task type predicts acceptance better than depth" is tested with two logistic regressions of a node's
+acceptance (statsmodels ``Logit``), one on domain dummies and one on depth dummies, compared by
+McFadden's pseudo-R^2 = 1 - log L(model) / log L(intercept only) (the verdict), with AIC and the
+in-sample ROC AUC (scikit-learn) reported beside it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+import torch
+from scipy.stats import bootstrap, pearsonr
+from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel
+
+from .bench import jsonable
+from .models import model_device
+from .prompts import DOMAINS
+from .results import GenerationResult
+from .speculative import speculative_generate
+from .theory import alpha_from_nodes, nodes_tested
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DOMAINS",
+    "PAPER",
+    "PUBLISHED_ACCEPTANCE",
+    "PUBLISHED_ACCEPTED_LENGTH",
+    "PUBLISHED_ENTROPY_R",
+    "StudyConfig",
+    "StudyResult",
+    "encode_prompt",
+    "run_study",
+    "acceptance_by_domain",
+    "depth_profile",
+    "compare_predictors",
+    "published_comparison",
+    "study_report",
+    "format_report",
+    "save_frame",
+    "load_frame",
+]
+
+SCHEMA_VERSION = 1
+
+# Published figures of the study (arXiv 2604.14682: TinyLlama-1.1B drafting for Llama-2-7B-Chat-GPTQ,
+# tree depth 3, branching 2, greedy, 200 prompts). Only the figures the paper states are kept here.
+PAPER = "arXiv 2604.14682"
+PUBLISHED_ACCEPTANCE = {"chat": 0.565, "math": 0.518}  # chat highest, math lowest
+PUBLISHED_ACCEPTED_LENGTH = {"chat": 1.065}  # the only domain above 1.0 accepted tokens per step
+PUBLISHED_ENTROPY_R = (-0.20, -0.15)  # Pearson r between entropy and acceptance, in every domain
+
+
+@dataclass
+class StudyConfig:
+    """One configuration: ``mode`` ``"tree"`` (``depth``, ``branching``, ``budget``) or ``"chain"`` (``gamma``).
+
+    ``prompts_per_domain=None`` takes every prompt; ``entropy`` names the node column correlated with
+    acceptance (``"q_entropy"``, the draft's, or ``"p_entropy"``, the target's).
+    """
+
+    mode: str = "tree"
+    gamma: int = 4
+    depth: int = 3
+    branching: int = 2
+    budget: int | None = None
+    temperature: float = 0.0
+    domains: tuple[str, ...] = DOMAINS
+    max_new_tokens: int = 64
+    prompts_per_domain: int | None = None
+    seed: int = 0
+    entropy: str = "q_entropy"
+    confidence: float = 0.95
+    n_resamples: int = 2000
+    chat_template: bool = True
+
+    def __post_init__(self):
+        if self.mode not in ("tree", "chain"):
+            raise ValueError(f"mode must be 'tree' or 'chain', got {self.mode!r}.")
+        unknown = set(self.domains) - set(DOMAINS)
+        if unknown:
+            raise ValueError(f"unknown domain(s) {sorted(unknown)}; choose from {list(DOMAINS)}.")
+        if self.entropy not in ("q_entropy", "p_entropy"):
+            raise ValueError(f"entropy must be 'q_entropy' or 'p_entropy', got {self.entropy!r}.")
+
+    def quick(self) -> "StudyConfig":
+        """The same configuration cut down to 2 prompts per domain and 16 new tokens (a smoke run)."""
+        return replace(self, prompts_per_domain=2, max_new_tokens=16, n_resamples=500)
+
+
+def encode_prompt(text_or_ids, tokenizer=None, chat_template: bool = True) -> torch.Tensor:
+    """A prompt as a 1-D LongTensor of token ids.
+
+    Token ids (a list or tensor) pass through. Text needs ``tokenizer``; if the tokenizer has a chat
+    template and ``chat_template`` is true, the text becomes one user turn followed by the assistant
+    prompt (the chat models of the study expect that); otherwise the text is tokenized as it is.
+    """
+    if not isinstance(text_or_ids, str):
+        return torch.as_tensor(text_or_ids, dtype=torch.long).reshape(-1)
+    if tokenizer is None:
+        raise ValueError("this prompt is text, so the study needs a tokenizer; pass tokenizer=...")
+    if chat_template and getattr(tokenizer, "chat_template", None):
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": text_or_ids}], add_generation_prompt=True)
+    else:
+        ids = tokenizer(text_or_ids)["input_ids"]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def _decode(draft, target, ids, config: StudyConfig, eos, seed) -> GenerationResult:
+    common = dict(temperature=config.temperature, seed=seed, eos_token_id=eos)
+    if config.mode == "chain":
+        return speculative_generate(draft, target, ids, config.max_new_tokens, gamma=config.gamma, **common)
+    from .tree_speculative import tree_speculative_generate
+
+    return tree_speculative_generate(draft, target, ids, config.max_new_tokens, depth=config.depth,
+                                     branching=config.branching, budget=config.budget, **common)
+
+
+@dataclass
+class StudyResult:
+    """The raw material of the study: one row per node and per step, each tagged with ``prompt_id`` and ``domain``."""
+
+    config: StudyConfig
+    nodes: pd.DataFrame
+    steps: pd.DataFrame
+    seconds: float = 0.0
+    device: str = "cpu"
+
+
+def _select(prompts, config: StudyConfig) -> list:
+    chosen = []
+    for domain in config.domains:
+        of_domain = [p for p in prompts if p.domain == domain]
+        chosen += of_domain[: config.prompts_per_domain] if config.prompts_per_domain else of_domain
+    if not chosen:
+        raise ValueError(f"no prompts in the domains {list(config.domains)}.")
+    return chosen
+
+
+def run_study(
+    draft: PreTrainedModel,
+    target: PreTrainedModel,
+    prompts: list,
+    config: StudyConfig | None = None,
+    *,
+    tokenizer=None,
+    progress: bool = False,
+) -> StudyResult:
+    """Decode every selected prompt once and collect its node and step records.
+
+    ``prompts`` are objects with ``.id``, ``.domain`` and ``.prompt`` (text, or token ids when there is
+    no tokenizer), e.g. from :func:`specdec_lite.prompts.load_prompts`. Prompt ``i`` is decoded with
+    seed ``config.seed + i`` (this matters only at temperature > 0). Generation stops at the target's
+    EOS token.
+    """
+    config = config or StudyConfig()
+    chosen = _select(prompts, config)
+    eos = target.generation_config.eos_token_id
+    eos = eos[0] if isinstance(eos, list) else eos
+    node_frames, step_frames = [], []
+    start = time.perf_counter()
+    for i, prompt in enumerate(tqdm(chosen, desc=f"study ({config.mode})", disable=not progress, leave=False)):
+        ids = encode_prompt(prompt.prompt, tokenizer, config.chat_template)
+        result = _decode(draft, target, ids, config, eos, config.seed + i)
+        tag = {"prompt_id": prompt.id, "domain": prompt.domain}
+        nodes = result.nodes_frame().assign(**tag)
+        nodes["node"] = nodes.groupby("step").cumcount()
+        node_frames.append(nodes)
+        step_frames.append(result.steps_frame().assign(**tag))
+    nodes = pd.concat(node_frames, ignore_index=True)
+    nodes["tested"] = nodes_tested(nodes, group=("prompt_id", "step")).to_numpy()
+    front = ["prompt_id", "domain", "step", "node"]
+    nodes = nodes[front + [c for c in nodes.columns if c not in front]]
+    steps = pd.concat(step_frames, ignore_index=True)
+    steps = steps[["prompt_id", "domain"] + [c for c in steps.columns if c not in ("prompt_id", "domain")]]
+    return StudyResult(config, nodes, steps, time.perf_counter() - start, str(model_device(target)))
+
+
+def _bootstrap_ratio(numerator: np.ndarray, denominator: np.ndarray, config: StudyConfig) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``sum(numerator) / sum(denominator)``, resampling prompts (paired)."""
+    if len(numerator) < 2:
+        return float("nan"), float("nan")
+    ci = bootstrap(
+        (numerator, denominator), lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis), paired=True,
+        vectorized=True, n_resamples=config.n_resamples, confidence_level=config.confidence,
+        method="percentile", rng=np.random.default_rng(config.seed),
+    ).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
+def _pearson(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, float, float, float]:
+    """Pearson r, its CI and p-value; all NaN when either variable is constant or there are < 4 points."""
+    x, y = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+    if len(x) < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return (float("nan"),) * 4
+    test = pearsonr(x, y)
+    ci = test.confidence_interval(confidence)
+    return float(test.statistic), float(ci.low), float(ci.high), float(test.pvalue)
+
+
+def acceptance_by_domain(result: StudyResult) -> pd.DataFrame:
+    """Per domain: counts, acceptance rate with CI, alpha, expected accepted length with CI, entropy-acceptance r."""
+    config, rows = result.config, []
+    for domain in [d for d in DOMAINS if d in set(result.nodes["domain"]) | set(result.steps["domain"])]:
+        nodes = result.nodes[result.nodes["domain"] == domain]
+        steps = result.steps[result.steps["domain"] == domain]
+        per_prompt = steps.groupby("prompt_id").agg(accepted=("accepted", "sum"), drafted=("drafted", "sum"),
+                                                     steps=("step", "count"))
+        r, r_low, r_high, r_p = _pearson(nodes[config.entropy], nodes["accepted"], config.confidence)
+        accepted = per_prompt["accepted"].to_numpy()
+        rate_low, rate_high = _bootstrap_ratio(accepted, per_prompt["drafted"].to_numpy(), config)
+        len_low, len_high = _bootstrap_ratio(accepted, per_prompt["steps"].to_numpy(), config)
+        rows.append({
+            "domain": domain,
+            "prompts": len(per_prompt),
+            "steps": len(steps),
+            "nodes": len(nodes),
+            "accepted": int(nodes["accepted"].sum()),
+            "acceptance_rate": nodes["accepted"].mean() if len(nodes) else float("nan"),
+            "acceptance_ci_low": rate_low,
+            "acceptance_ci_high": rate_high,
+            "alpha": alpha_from_nodes(nodes, group=("prompt_id", "step")),
+            "expected_accepted_length": steps["accepted"].mean(),
+            "accepted_length_ci_low": len_low,
+            "accepted_length_ci_high": len_high,
+            "mean_entropy": nodes[config.entropy].mean(),
+            "entropy_r": r,
+            "entropy_r_ci_low": r_low,
+            "entropy_r_ci_high": r_high,
+            "entropy_r_p": r_p,
+        })
+    return pd.DataFrame(rows)
+
+
+def depth_profile(result: StudyResult) -> pd.DataFrame:
+    """Per domain and depth: nodes, accepted, their rate, and the conditional rate among tested nodes."""
+    nodes = result.nodes
+    profile = nodes.groupby(["domain", "depth"]).agg(
+        nodes=("accepted", "size"), accepted=("accepted", "sum"), acceptance_rate=("accepted", "mean"),
+        tested=("tested", "sum"),
+    ).reset_index()
+    profile["domain"] = pd.Categorical(profile["domain"], [d for d in DOMAINS if d in set(profile["domain"])])
+    profile = profile.sort_values(["domain", "depth"], ignore_index=True)
+    profile["domain"] = profile["domain"].astype(str)
+    profile["conditional_rate"] = profile["accepted"] / profile["tested"].where(profile["tested"] > 0)
+    return profile
+
+
+def _fit_logit(data: pd.DataFrame, predictor: str) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.logit(f"accepted ~ C({predictor})", data).fit(disp=0)
+    return {
+        "pseudo_r2": float(fit.prsquared),
+        "aic": float(fit.aic),
+        "auc": float(roc_auc_score(data["accepted"], fit.predict(data))),
+        "parameters": int(fit.df_model) + 1,
+        "llr_pvalue": float(fit.llr_pvalue),
+    }
+
+
+def compare_predictors(result: StudyResult) -> dict:
+    """Does task type (domain) predict a node's acceptance better than its depth?
+
+    Fits ``accepted ~ C(domain)`` and ``accepted ~ C(depth)`` by logistic regression over all nodes and
+    compares McFadden's pseudo-R^2 (higher explains more of the log-likelihood). Returns both fits
+    (``pseudo_r2``, ``aic``, ``auc``, ``parameters``, and ``llr_pvalue``, the likelihood-ratio test of the
+    fit against the intercept-only model), ``domain_better`` and a one-sentence ``verdict``.
+    """
+    data = result.nodes[["accepted", "domain", "depth"]].assign(accepted=lambda f: f["accepted"].astype(int))
+    reasons = []
+    if data["accepted"].nunique() < 2:
+        reasons.append("every node has the same outcome")
+    if data["domain"].nunique() < 2:
+        reasons.append("only one domain was run")
+    if data["depth"].nunique() < 2:
+        reasons.append("every node has the same depth")
+    if reasons:
+        return {"domain": None, "depth": None, "domain_better": None,
+                "verdict": "not testable: " + "; ".join(reasons) + "."}
+    domain, depth = _fit_logit(data, "domain"), _fit_logit(data, "depth")
+    better = domain["pseudo_r2"] > depth["pseudo_r2"]
+    aic_agrees = (domain["aic"] < depth["aic"]) == better
+    verdict = (
+        f"task type {'predicts' if better else 'does not predict'} acceptance better than depth "
+        f"(McFadden pseudo-R2 {domain['pseudo_r2']:.4f} for domain vs {depth['pseudo_r2']:.4f} for depth; "
+        f"AUC {domain['auc']:.3f} vs {depth['auc']:.3f}; AIC {'agrees' if aic_agrees else 'disagrees'}; "
+        f"likelihood-ratio p against no predictor: domain {domain['llr_pvalue']:.2g}, depth {depth['llr_pvalue']:.2g})."
+    )
+    return {"domain": domain, "depth": depth, "domain_better": bool(better), "verdict": verdict}
+
+
+def published_comparison(summary: pd.DataFrame) -> pd.DataFrame:
+    """Our per-domain figures beside the published ones (NaN where the paper gives no number)."""
+    rows = []
+    for _, row in summary.iterrows():
+        domain = row["domain"]
+        rows.append({
+            "domain": domain,
+            "acceptance_ours": row["acceptance_rate"],
+            "acceptance_published": PUBLISHED_ACCEPTANCE.get(domain, float("nan")),
+            "accepted_length_ours": row["expected_accepted_length"],
+            "accepted_length_published": PUBLISHED_ACCEPTED_LENGTH.get(domain, float("nan")),
+            "entropy_r_ours": row["entropy_r"],
+            "entropy_r_published_low": PUBLISHED_ENTROPY_R[0],
+            "entropy_r_published_high": PUBLISHED_ENTROPY_R[1],
+        })
+    return pd.DataFrame(rows)
+
+
+def _findings(summary: pd.DataFrame, predictors: dict) -> list[dict]:
+    """The paper's qualitative findings, each checked on our numbers (``holds`` is None when not checkable)."""
+    by = summary.set_index("domain")
+    four = set(by.index) == set(DOMAINS)
+    above = set(by.index[by["expected_accepted_length"] > 1.0])
+    r = by["entropy_r"].dropna()
+    return [
+        {"finding": "chat has the highest acceptance rate",
+         "holds": bool(by["acceptance_rate"].idxmax() == "chat") if four else None},
+        {"finding": "math has the lowest acceptance rate",
+         "holds": bool(by["acceptance_rate"].idxmin() == "math") if four else None},
+        {"finding": "only chat has an expected accepted length above 1.0",
+         "holds": above == {"chat"} if four else None},
+        {"finding": "entropy and acceptance are weakly negatively correlated in every domain",
+         "holds": bool(len(r) == len(by) and (r < 0).all()) if len(by) else None},
+        {"finding": "task type predicts acceptance better than depth", "holds": predictors["domain_better"]},
+    ]
+
+
+def study_report(result: StudyResult) -> dict:
+    """The study as the documented JSON object (``docs/json_schema.md``); NaN becomes ``null``."""
+    summary = acceptance_by_domain(result)
+    predictors = compare_predictors(result)
+    nodes, steps = result.nodes, result.steps
+    return jsonable({
+        "schema_version": SCHEMA_VERSION,
+        "kind": "study",
+        "paper": PAPER,
+        "device": result.device,
+        "config": asdict(result.config),
+        "seconds": result.seconds,
+        "totals": {
+            "prompts": int(steps["prompt_id"].nunique()),
+            "steps": len(steps),
+            "nodes": len(nodes),
+            "accepted": int(nodes["accepted"].sum()),
+            "acceptance_rate": float(nodes["accepted"].mean()) if len(nodes) else float("nan"),
+            "expected_accepted_length": float(steps["accepted"].mean()),
+        },
+        "domains": summary.to_dict(orient="records"),
+        "depth_profile": depth_profile(result).to_dict(orient="records"),
+        "predictors": predictors,
+        "published": published_comparison(summary).to_dict(orient="records"),
+        "findings": _findings(summary, predictors),
+    })
+
+
+def format_report(result: StudyResult) -> str:
+    """A plain-text report: our figures beside the published ones, the depth profile and the verdict."""
+    summary = acceptance_by_domain(result)
+    side = published_comparison(summary).set_index("domain")
+    predictors = compare_predictors(result)
+    lines = [
+        f"Study: {result.config.mode}, "
+        + (f"depth {result.config.depth}, branching {result.config.branching}" if result.config.mode == "tree"
+           else f"gamma {result.config.gamma}")
+        + f", temperature {result.config.temperature}, {result.steps['prompt_id'].nunique()} prompts, "
+          f"{len(result.nodes)} nodes, {result.seconds:.1f} s on {result.device}",
+        "",
+        f"Per domain, ours vs published ({PAPER}; '-' where the paper gives no figure):",
+        side.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-"),
+        "",
+        "Acceptance with 95% bootstrap CI over prompts; entropy-acceptance r with Fisher CI:",
+        summary[["domain", "acceptance_rate", "acceptance_ci_low", "acceptance_ci_high", "alpha",
+                 "expected_accepted_length", "entropy_r", "entropy_r_ci_low", "entropy_r_ci_high"]]
+        .to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
+        "",
+        "Depth profile:",
+        depth_profile(result).to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
+        "",
+        "Findings of the paper, checked on these numbers:",
+    ]
+    for finding in _findings(summary, predictors):
+        mark = {True: "holds", False: "does not hold", None: "not checkable"}[finding["holds"]]
+        lines.append(f"  - {finding['finding']}: {mark}")
+    lines += ["", "Verdict: " + predictors["verdict"]]
+    return "\n".join(lines)
+
+
+def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Save a node or step frame: Parquet for a ``.parquet`` path (needs pyarrow), CSV otherwise."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError(f"cannot write {path}: Parquet needs pyarrow, which is not installed; use a .csv path.")
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def load_frame(path: str | Path) -> pd.DataFrame:
+    """Read back what :func:`save_frame` wrote."""
+    path = Path(path)
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)

@@ -1,0 +1,77 @@
+"""The benchmark on a tiny random pair: sane numbers, and HF assisted generation prints the target's greedy output."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import make_llama, noisy_copy
+from specdec_lite import autoregressive_generate
+from specdec_lite.bench import BenchConfig, cost_coefficient, hf_assisted_generate, run_bench, step_time
+
+
+@pytest.fixture(scope="module")
+def pair():
+    target = make_llama(0, hidden=32, layers=2, init=0.4)
+    return noisy_copy(target, 0.1, seed=1), target
+
+
+PROMPTS = [torch.tensor([3, 1, 4, 1, 5]), torch.tensor([2, 7, 1, 8])]
+
+
+def test_hf_assisted_equals_target_greedy(pair):
+    draft, target = pair
+    before = draft.generation_config.to_dict()
+    for ids in PROMPTS:
+        expected = autoregressive_generate(target, ids, 20).tokens
+        assert torch.equal(hf_assisted_generate(draft, target, ids, 20, gamma=3), expected)
+    assert draft.generation_config.to_dict() == before  # settings restored
+
+
+def test_step_times_and_c(pair):
+    draft, target = pair
+    assert step_time(target, context=16, repeats=5) > 0
+    cost = cost_coefficient(draft, target, context=16, repeats=5)
+    assert cost["c"] > 0 and math.isfinite(cost["c"])
+
+
+def test_run_bench(pair):
+    draft, target = pair
+    config = BenchConfig(max_new_tokens=12, gamma=3, repeats=2, warmup=1, gammas=(1, 3), sweep_repeats=1,
+                         c_context=16, c_repeats=5)
+    result = run_bench(draft, target, PROMPTS, config)
+    decoders = set(config.chosen_decoders())
+    assert set(result.summary["decoder"]) == decoders
+    assert (result.runs["seconds"] > 0).all()
+    assert len(result.runs) == len(decoders) * len(PROMPTS) * config.repeats
+    assert result.summary["speedup"].map(math.isfinite).all()
+    assert result.summary.set_index("decoder").loc["target", "speedup"] == pytest.approx(1.0)
+    assert all(result.outputs_match.values())  # greedy: every decoder prints the target's output
+    assert 0 <= result.alpha <= 1
+    assert list(result.sweep["gamma"]) == [1, 3]
+    assert (result.sweep["predicted_speedup"] > 0).all()
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_bad_decoder_names():
+    with pytest.raises(ValueError, match="unknown decoder"):
+        BenchConfig(decoders=("target", "magic")).chosen_decoders()
+    with pytest.raises(ValueError, match="needs the 'target'"):
+        BenchConfig(decoders=("chain",)).chosen_decoders()
+
+
+def test_speedup_figure(pair):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from specdec_lite.bench import gamma_sweep
+    from specdec_lite.plots import speedup_plot
+
+    draft, target = pair
+    cost = cost_coefficient(draft, target, context=16, repeats=3)
+    sweep = gamma_sweep(draft, target, PROMPTS[:1], (1, 2), cost, max_new_tokens=8, repeats=1, warmup=0)
+    assert (sweep["predicted_speedup_verify"] > 0).all()
+    figure = speedup_plot(sweep)
+    assert len(figure.axes[0].lines) >= 3
+    matplotlib.pyplot.close(figure)

@@ -1,0 +1,87 @@
+"""Memory formulas against measurements on small random Llamas."""
+
+import pytest
+import torch
+
+from conftest import make_llama
+from specdec_lite.memory import (
+    PeakMemory,
+    dtype_weight_bytes,
+    gptq_weight_bytes,
+    kv_cache_bytes,
+    measured_cache_bytes,
+    memory_report,
+    weight_bytes,
+)
+from specdec_lite.models import forward, new_cache
+
+
+def test_kv_cache_formula_by_hand_and_measured():
+    model = make_llama(0)  # 2 layers, 2 KV heads, head_dim 32 / 4 heads = 8, float32
+    # 2 (K and V) x 2 layers x 2 KV heads x 8 x 10 tokens x 4 bytes = 2560
+    assert kv_cache_bytes(model.config, 10) == 2560
+    cache = new_cache()
+    forward(model, torch.arange(10), cache)
+    assert measured_cache_bytes(cache) == 2560
+    forward(model, torch.arange(5), cache)
+    assert measured_cache_bytes(cache) == kv_cache_bytes(model.config, 15)
+    assert kv_cache_bytes(model.config, 10, torch.bfloat16) == 1280
+
+
+def test_weight_bytes():
+    model = make_llama(0)
+    n = sum(p.numel() for p in model.parameters())
+    assert weight_bytes(model) >= 4 * n  # plus the rotary buffer
+    assert dtype_weight_bytes(model, torch.float32) == 4 * n
+    assert dtype_weight_bytes(model, torch.bfloat16) == 2 * n
+
+
+def test_gptq_estimate_by_hand():
+    model = make_llama(0)  # vocab 64, hidden 32, intermediate 64, 2 layers; group 128 > inputs: one group
+    # per Linear: in*out/2 (4-bit) + 2*out (fp16 scales) + out/2 (4-bit zeros) + 4*in (int32 g_idx)
+    # q 32x32: 512+64+16+128 = 720; k, v 32x16: 256+32+8+128 = 424 each; o: 720;
+    # gate, up 32x64: 1024+128+32+128 = 1312 each; down 64x32: 1024+64+16+256 = 1360. Layer: 6272.
+    # Rest in fp16: embeddings 2048 + lm_head 2048 + norms 2*2*32 + 32 = 4256 params -> 8512 bytes.
+    assert gptq_weight_bytes(model) == 2 * 6272 + 8512
+
+
+def test_peak_memory_sees_an_allocation():
+    with PeakMemory("cpu") as peak:
+        block = torch.ones(16 * 2**20 // 4)  # 16 MiB, touched
+    assert peak.bytes >= 12 * 2**20
+    assert block.numel() > 0
+
+
+def test_memory_report():
+    target = make_llama(0, hidden=64)
+    draft = make_llama(1)
+    rows = {(r.item, r.how): r.bytes for r in memory_report(draft, target, torch.arange(6), 10, gamma=3)}
+    tokens = 6 + 10 - 1
+    for name in ("target", "draft"):
+        key = f"{name} KV cache, {tokens} tokens"
+        assert rows[(key, "formula")] == rows[(key, "measured")]
+    assert rows[("target weights, bfloat16", "formula")] * 2 == rows[("target weights, float32", "formula")]
+    assert rows[("price of speculation: draft weights + draft KV cache", "weights measured, cache formula")] == (
+        weight_bytes(draft) + rows[(f"draft KV cache, {tokens} tokens", "formula")])
+    assert all(b >= 0 for b in rows.values())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_peak_memory_cuda():
+    with PeakMemory("cuda") as peak:
+        block = torch.ones(2**20, device="cuda")
+    assert peak.bytes >= 4 * 2**20 and block.numel() > 0
+
+
+def test_memory_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from specdec_lite.memory import rows_to_dicts
+    from specdec_lite.plots import memory_plot
+
+    rows = rows_to_dicts(memory_report(make_llama(1), make_llama(0, hidden=64), torch.arange(4), 4, gamma=2))
+    figure = memory_plot(rows)
+    assert figure.axes
+    matplotlib.pyplot.close(figure)
