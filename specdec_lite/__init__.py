@@ -19,6 +19,7 @@ All three return a :class:`GenerationResult` with the new tokens and per-step an
 
 from .autoregressive import autoregressive_generate
 from .pairs import Pair, load_pair
+from .prompts import Prompt, load_prompts
 from .results import GenerationResult, NodeRecord, StepRecord
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
@@ -29,6 +30,8 @@ __all__ = [
     "autoregressive_generate",
     "load_pair",
     "Pair",
+    "load_prompts",
+    "Prompt",
     "speculative_generate",
     "tree_speculative_generate",
     "TokenTree",
