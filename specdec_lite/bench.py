@@ -42,6 +42,8 @@ from .autoregressive import autoregressive_generate
 from .models import crop_cache, forward, model_device, new_cache
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
+from .tree import TokenTree
+from .verify import verify_tree
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -128,6 +130,41 @@ def step_time(
         if i >= warmup:
             times.append(seconds)
     return float(np.median(times))
+
+
+def binary_tree(size: int) -> TokenTree:
+    """A tree of ``size`` nodes filled level by level, two children a node (a heap layout)."""
+    return TokenTree(torch.tensor([-1] + [(i - 1) // 2 for i in range(1, size)]))
+
+
+def tree_verify_cost(
+    target: PreTrainedModel, sizes=(1, 2, 4, 8, 16, 32, 64), context: int = 64, repeats: int = 20, warmup: int = 3
+) -> pd.DataFrame:
+    """Median seconds of one tree-verification pass (:func:`specdec_lite.verify.verify_tree`) by node count.
+
+    Each pass scores the last prefix token plus ``size`` nodes after a ``context``-token cache, as a
+    decoding step does; ``ratio`` divides by a plain single-token cached step of the same model.
+    """
+    device = model_device(target)
+    generator = torch.Generator().manual_seed(0)
+    prefix = torch.randint(target.config.vocab_size, (context,), generator=generator).tolist()
+    single = step_time(target, context, repeats, warmup)
+    rows = []
+    for size in sizes:
+        tree = binary_tree(size)
+        tokens = torch.randint(target.config.vocab_size, (size,), generator=generator).tolist()
+        cache = new_cache()
+        forward(target, torch.tensor(prefix[:-1], device=device), cache)
+        times = []
+        for i in range(warmup + repeats):
+            seconds, _ = _timed(lambda: verify_tree(target, cache, prefix[-1:], tree, tokens), device)
+            crop_cache(cache, context - 1)
+            if i >= warmup:
+                times.append(seconds)
+        rows.append({"nodes": size, "verify_ms": 1000 * float(np.median(times)), "ratio": float(np.median(times)) / single})
+    frame = pd.DataFrame(rows)
+    frame.attrs["single_step_ms"] = 1000 * single
+    return frame
 
 
 def cost_coefficient(draft: PreTrainedModel, target: PreTrainedModel, context: int = 64, repeats: int = 30) -> dict:

@@ -75,3 +75,15 @@ def test_speedup_figure(pair):
     figure = speedup_plot(sweep)
     assert len(figure.axes[0].lines) >= 3
     matplotlib.pyplot.close(figure)
+
+
+def test_tree_verify_cost_table():
+    from specdec_lite.bench import binary_tree, tree_verify_cost
+
+    assert binary_tree(1).parents.tolist() == [-1]
+    assert binary_tree(5).parents.tolist() == [-1, 0, 0, 1, 1]
+    target = make_llama(0)
+    table = tree_verify_cost(target, sizes=(1, 4), context=8, repeats=2, warmup=1)
+    assert table.nodes.tolist() == [1, 4]
+    assert (table.verify_ms > 0).all() and (table.ratio > 0).all()
+    assert table.attrs["single_step_ms"] > 0
