@@ -26,7 +26,6 @@ the assistant stops drafting early when unsure), and restores the draft's settin
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -43,6 +42,7 @@ from .models import crop_cache, forward, model_device, new_cache
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
 from .tree import TokenTree
+from .tree_speculative import tree_speculative_generate
 from .verify import verify_tree
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "DECODERS",
     "BenchConfig",
     "BenchResult",
-    "tree_available",
     "hf_assisted_generate",
     "step_time",
     "cost_coefficient",
@@ -63,11 +62,6 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 DECODERS = ("target", "chain", "tree", "hf_assisted")
-
-
-def tree_available() -> bool:
-    """Whether :mod:`specdec_lite.tree_speculative` is installed (the tree decoder is optional here)."""
-    return importlib.util.find_spec("specdec_lite.tree_speculative") is not None
 
 
 def _eos(model: PreTrainedModel) -> int | None:
@@ -191,7 +185,7 @@ class BenchConfig:
     c_repeats: int = 30
 
     def chosen_decoders(self) -> tuple[str, ...]:
-        names = self.decoders or tuple(d for d in DECODERS if d != "tree" or tree_available())
+        names = self.decoders or DECODERS
         unknown = set(names) - set(DECODERS)
         if unknown:
             raise ValueError(f"unknown decoder(s) {sorted(unknown)}; choose from {list(DECODERS)}.")
@@ -203,17 +197,13 @@ class BenchConfig:
 def _runners(draft, target, config: BenchConfig) -> dict[str, Callable]:
     """Each decoder as ``ids -> (new tokens, GenerationResult or None)``, greedy, stopping at the target's EOS."""
     n, eos = config.max_new_tokens, _eos(target)
-    runners = {
+    return {
         "target": lambda ids: _tokens(autoregressive_generate(target, ids, n, eos_token_id=eos)),
         "chain": lambda ids: _tokens(speculative_generate(draft, target, ids, n, gamma=config.gamma, eos_token_id=eos)),
+        "tree": lambda ids: _tokens(tree_speculative_generate(
+            draft, target, ids, n, depth=config.depth, branching=config.branching, eos_token_id=eos)),
         "hf_assisted": lambda ids: (hf_assisted_generate(draft, target, ids, n, config.gamma), None),
     }
-    if "tree" in config.chosen_decoders():
-        from .tree_speculative import tree_speculative_generate
-
-        runners["tree"] = lambda ids: _tokens(tree_speculative_generate(
-            draft, target, ids, n, depth=config.depth, branching=config.branching, eos_token_id=eos))
-    return runners
 
 
 def _tokens(result):

@@ -177,6 +177,7 @@ def _generate(args) -> int:
     from .autoregressive import autoregressive_generate
     from .bench import jsonable
     from .speculative import speculative_generate
+    from .tree_speculative import tree_speculative_generate
     from .study import encode_prompt
 
     draft, target, tokenizer, name = _load(args)
@@ -189,8 +190,6 @@ def _generate(args) -> int:
     elif args.decoder == "chain":
         result = speculative_generate(draft, target, ids, n, gamma=args.gamma, **common)
     else:
-        from .tree_speculative import tree_speculative_generate
-
         result = tree_speculative_generate(draft, target, ids, n, depth=args.depth, branching=args.branching, **common)
     text = tokenizer.decode(result.tokens, skip_special_tokens=True)
     report = jsonable({

@@ -50,6 +50,7 @@ from .prompts import DOMAINS
 from .results import GenerationResult
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, nodes_tested
+from .tree_speculative import tree_speculative_generate
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -141,8 +142,6 @@ def _decode(draft, target, ids, config: StudyConfig, eos, seed) -> GenerationRes
     common = dict(temperature=config.temperature, seed=seed, eos_token_id=eos)
     if config.mode == "chain":
         return speculative_generate(draft, target, ids, config.max_new_tokens, gamma=config.gamma, **common)
-    from .tree_speculative import tree_speculative_generate
-
     return tree_speculative_generate(draft, target, ids, config.max_new_tokens, depth=config.depth,
                                      branching=config.branching, budget=config.budget, **common)
 

@@ -28,12 +28,18 @@ def _prompt(vocab: int, length: int = 6, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, vocab, (1, length), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("target_name", TARGETS)
-def test_speculative_greedy_equals_generate(target_name):
+def _case(target_name: str):
+    """A target, a prompt and the target's own greedy continuation of 40 tokens."""
     seed, vocab, layers = TARGETS[target_name]
     target = make_llama(seed, vocab=vocab, layers=layers)
     prompt = _prompt(vocab, seed=seed)
     expected = target.generate(prompt, max_new_tokens=40, do_sample=False)[0, prompt.shape[1]:]
+    return target, vocab, prompt, expected
+
+
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_speculative_greedy_equals_generate(target_name):
+    target, vocab, prompt, expected = _case(target_name)
     for draft_name, draft in _drafts(target, vocab).items():
         for gamma in (1, 3, 5):
             result = speculative_generate(draft, target, prompt, 40, gamma=gamma)
@@ -43,10 +49,7 @@ def test_speculative_greedy_equals_generate(target_name):
 
 @pytest.mark.parametrize("target_name", TARGETS)
 def test_autoregressive_greedy_equals_generate(target_name):
-    seed, vocab, layers = TARGETS[target_name]
-    target = make_llama(seed, vocab=vocab, layers=layers)
-    prompt = _prompt(vocab, seed=seed)
-    expected = target.generate(prompt, max_new_tokens=40, do_sample=False)[0, prompt.shape[1]:]
+    target, _, prompt, expected = _case(target_name)
     result = autoregressive_generate(target, prompt, 40)
     assert result.tokens.tolist() == expected.tolist()
     assert result.target_calls == 40

@@ -138,7 +138,6 @@ def test_figures(chain_study):
 
 
 def test_tree_study(pair):
-    pytest.importorskip("specdec_lite.tree_speculative")
     draft, target = pair
     config = StudyConfig(mode="tree", depth=3, branching=2, max_new_tokens=12, n_resamples=200)
     result = run_study(draft, target, _prompts(per_domain=1), config)
@@ -151,7 +150,6 @@ def test_tree_study(pair):
 
 
 def test_tree_figure(pair):
-    pytest.importorskip("specdec_lite.tree_speculative")
     from specdec_lite import plots
     from specdec_lite.tree_speculative import tree_speculative_generate
 
