@@ -77,14 +77,13 @@ def _pick_children(logits: torch.Tensor, branching: int, children: str, temperat
     return [sample(q, generator) for _ in range(branching)]
 
 
-def _score_frontier(draft: PreTrainedModel, cache: DynamicCache, prefix: int, parents: list[int], tokens: list[int],
+def _score_frontier(draft: PreTrainedModel, cache: DynamicCache, prefix: int, tree: TokenTree, tokens: list[int],
                     frontier: list[int], fed: list[int]) -> torch.Tensor:
     """One draft call over the ``frontier`` nodes under the tree mask; return their ``(len(frontier), V)`` logits.
 
     The cache holds the ``prefix`` and then the nodes listed in ``fed``; each frontier node sees the
     prefix, those of its ancestors (all of them were fed earlier) and itself.
     """
-    tree = TokenTree(torch.tensor(parents))
     visible = torch.cat([torch.ones(len(frontier), prefix, dtype=torch.bool),
                          tree.ancestors[frontier][:, fed + frontier]], dim=1)
     return masked_forward(draft, torch.tensor([tokens[i] for i in frontier]), tree.position_ids(prefix)[frontier],
@@ -118,11 +117,11 @@ def draft_tree(
             frontier = [-1]
             logits = forward(draft, torch.tensor(sequence[cache_length(cache):], device=device), cache)[-1:]
         else:
-            depths = TokenTree(torch.tensor(parents)).depths
-            frontier = [i for i in alive.tolist() if int(depths[i]) == level - 1]
+            grown = TokenTree(torch.tensor(parents))
+            frontier = [i for i in alive.tolist() if int(grown.depths[i]) == level - 1]
             if not frontier:  # the budget is spent on shallower nodes
                 break
-            logits = _score_frontier(draft, cache, prefix, parents, tokens, frontier, fed)
+            logits = _score_frontier(draft, cache, prefix, grown, tokens, frontier, fed)
             fed += frontier
         first_new = len(parents)
         calls += 1

@@ -18,7 +18,7 @@ Writes ``eval.json`` next to the checkpoints with:
 It also draws ``loss_curves.png`` from ``training_log.json`` and renders ``MODEL_CARD.md`` from both files
 (:mod:`specdec_lite.zoo.model_card`).
 
-Prompts are fed as ``</s> prompt``, as every training document follows a ``</s>``; :func:`encode` adds it
+Prompts are fed as ``</s> prompt``, as every training document follows a ``</s>``; the tokenizer adds it
 explicitly, so the ids do not depend on the tokenizer's post-processor.
 """
 
@@ -120,9 +120,8 @@ def held_out_perplexity(tokenizer, target, draft, seed: int, chars_per_domain: i
 
 
 def encode(tokenizer, prompt: Prompt) -> torch.Tensor:
-    """``</s>`` then the prompt's tokens, as a (1, n) tensor."""
-    ids = [tokenizer.eos_token_id] + tokenizer(prompt.prompt, add_special_tokens=False)["input_ids"]
-    return torch.tensor([ids])
+    """The prompt as a (1, n) tensor; the tiny tokenizer itself puts ``</s>`` first."""
+    return tokenizer(prompt.prompt, return_tensors="pt").input_ids
 
 
 def domain_figures(results: list) -> dict:
