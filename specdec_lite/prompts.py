@@ -1,9 +1,16 @@
 """The study's prompt sets: 200 prompts, 50 in each of four domains (code, math, logic, chat).
 
-The shipped file is ``specdec_lite/data/prompts.jsonl`` (written by ``python -m
-specdec_lite.zoo.make_prompts``), one JSON record per line::
+Two sets ship, one JSON record per line, ``{"id", "domain", "prompt"}`` plus an optional ``"source"``:
 
-    {"id": "code-001", "domain": "code", "prompt": "def ...:\\n    \\"\\"\\"...\\"\\"\\"\\n"}
+* ``"chat"`` (the default), ``specdec_lite/data/prompts_chat.jsonl``: user messages for an
+  instruction-tuned target (the SmolLM2 pair, the paper's pair), which :meth:`Pair.encode
+  <specdec_lite.pairs.Pair.encode>` wraps in the chat template. Code requests are a seeded sample of 50
+  HumanEval problems; math, logic and chat are written by the course (``python -m
+  specdec_lite.zoo.make_chat_prompts``);
+* ``"tiny"``, ``specdec_lite/data/prompts.jsonl``: text in the formats the toy pair was trained on
+  (``python -m specdec_lite.zoo.make_prompts``).
+
+A pair names its set in ``pair.prompt_set``.
 
 Hook for a real benchmark: pass ``path=`` to :func:`load_prompts`, or set the environment variable
 ``SPECDEC_PROMPTS`` to a file of the same shape, and the study runs on those prompts instead.
@@ -17,18 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOMAINS = ("code", "math", "logic", "chat")
-DEFAULT_PATH = Path(__file__).parent / "data" / "prompts.jsonl"
+PROMPT_SETS = {
+    "chat": Path(__file__).parent / "data" / "prompts_chat.jsonl",
+    "tiny": Path(__file__).parent / "data" / "prompts.jsonl",
+}
 ENV_VAR = "SPECDEC_PROMPTS"
 FIELDS = ("id", "domain", "prompt")
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """One prompt of the study: a unique id, its domain and the text the model continues."""
+    """One prompt of the study: a unique id, its domain, the text, and where it comes from."""
 
     id: str
     domain: str
     prompt: str
+    source: str = ""
 
 
 def _check_domain(domain: str) -> None:
@@ -52,19 +63,24 @@ def _parse_line(line: str, number: int, path: Path) -> Prompt:
         _check_domain(record["domain"])
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from err
-    return Prompt(record["id"], record["domain"], record["prompt"])
+    return Prompt(record["id"], record["domain"], record["prompt"], str(record.get("source", "")))
 
 
-def load_prompts(domain: str | None = None, path: str | os.PathLike | None = None) -> list[Prompt]:
+def load_prompts(
+    domain: str | None = None, path: str | os.PathLike | None = None, prompt_set: str = "chat"
+) -> list[Prompt]:
     """The study's prompts, in file order; only those of ``domain`` if given.
 
-    ``path`` (else the ``SPECDEC_PROMPTS`` environment variable, else the shipped file) names a JSONL
-    file with one ``{"id", "domain", "prompt"}`` record per line; blank lines are skipped. A malformed
-    record raises ValueError naming its line and the missing field; ids must be unique.
+    ``path`` (else the ``SPECDEC_PROMPTS`` environment variable, else the shipped set ``prompt_set``,
+    ``"chat"`` or ``"tiny"``) names a JSONL file with one ``{"id", "domain", "prompt"}`` record per
+    line; blank lines are skipped. A malformed record raises ValueError naming its line and the
+    missing field; ids must be unique.
     """
     if domain is not None:
         _check_domain(domain)
-    source = Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    if prompt_set not in PROMPT_SETS:
+        raise ValueError(f"unknown prompt set {prompt_set!r}; the shipped sets are {', '.join(PROMPT_SETS)}.")
+    source = Path(path or os.environ.get(ENV_VAR) or PROMPT_SETS[prompt_set])
     prompts: list[Prompt] = []
     seen: set[str] = set()
     for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):

@@ -61,7 +61,6 @@ __all__ = [
     "PUBLISHED_ENTROPY_R",
     "StudyConfig",
     "StudyResult",
-    "encode_prompt",
     "run_study",
     "acceptance_by_domain",
     "depth_profile",
@@ -104,7 +103,6 @@ class StudyConfig:
     entropy: str = "q_entropy"
     confidence: float = 0.95
     n_resamples: int = 2000
-    chat_template: bool = True
 
     def __post_init__(self):
         if self.mode not in ("tree", "chain"):
@@ -120,22 +118,13 @@ class StudyConfig:
         return replace(self, prompts_per_domain=2, max_new_tokens=16, n_resamples=500)
 
 
-def encode_prompt(text_or_ids, tokenizer=None, chat_template: bool = True) -> torch.Tensor:
-    """A prompt as a 1-D LongTensor of token ids.
-
-    Token ids (a list or tensor) pass through. Text needs ``tokenizer``; if the tokenizer has a chat
-    template and ``chat_template`` is true, the text becomes one user turn followed by the assistant
-    prompt (the chat models of the study expect that); otherwise the text is tokenized as it is.
-    """
-    if not isinstance(text_or_ids, str):
-        return torch.as_tensor(text_or_ids, dtype=torch.long).reshape(-1)
-    if tokenizer is None:
-        raise ValueError("this prompt is text, so the study needs a tokenizer; pass tokenizer=...")
-    if chat_template and getattr(tokenizer, "chat_template", None):
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": text_or_ids}], add_generation_prompt=True)
-    else:
-        ids = tokenizer(text_or_ids)["input_ids"]
-    return torch.tensor(ids, dtype=torch.long)
+def _prompt_ids(prompt, encode) -> torch.Tensor:
+    """A prompt's token ids: ids pass through; text goes through ``encode`` (e.g. :meth:`Pair.encode`)."""
+    if not isinstance(prompt, str):
+        return torch.as_tensor(prompt, dtype=torch.long).reshape(-1)
+    if encode is None:
+        raise ValueError("this prompt is text, so the study needs encode=pair.encode to turn it into token ids.")
+    return encode(prompt)
 
 
 def _decode(draft, target, ids, config: StudyConfig, eos, seed) -> GenerationResult:
@@ -173,7 +162,7 @@ def run_study(
     prompts: list,
     config: StudyConfig | None = None,
     *,
-    tokenizer=None,
+    encode=None,
     progress: bool = False,
 ) -> StudyResult:
     """Decode every selected prompt once and collect its node and step records.
@@ -190,7 +179,7 @@ def run_study(
     node_frames, step_frames = [], []
     start = time.perf_counter()
     for i, prompt in enumerate(tqdm(chosen, desc=f"study ({config.mode})", disable=not progress, leave=False)):
-        ids = encode_prompt(prompt.prompt, tokenizer, config.chat_template)
+        ids = _prompt_ids(prompt.prompt, encode)
         result = _decode(draft, target, ids, config, eos, config.seed + i)
         tag = {"prompt_id": prompt.id, "domain": prompt.domain}
         nodes = result.nodes_frame().assign(**tag)

@@ -44,7 +44,7 @@ STUDY = {
 STUDY_CONFIG = {
     "mode": STR, "gamma": INT, "depth": INT, "branching": INT, "budget": OPT_INT, "temperature": NUM,
     "domains": list, "max_new_tokens": INT, "prompts_per_domain": OPT_INT, "seed": INT, "entropy": STR,
-    "confidence": NUM, "n_resamples": INT, "chat_template": BOOL,
+    "confidence": NUM, "n_resamples": INT,
 }
 STUDY_TOTALS = {"prompts": INT, "steps": INT, "nodes": INT, "accepted": INT, "acceptance_rate": OPT_NUM,
                 "expected_accepted_length": OPT_NUM}

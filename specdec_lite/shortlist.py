@@ -1,0 +1,91 @@
+"""A draft with a reduced vocabulary: it proposes only a shortlist of the target's most frequent tokens.
+
+With a 49,152-token vocabulary, the output layer is most of a small draft's cost: a 256-wide draft
+spends more time on ``hidden x vocab`` than on all its transformer layers. A shortlist draft keeps
+only ``K`` tokens (the most frequent in the target's own text) plus one extra class, "other", that
+stands for every token outside the shortlist:
+
+* inputs: a token outside the shortlist is read as "other" (the draft sees it, but not which it is);
+* outputs: the draft's logits cover the ``K + 1`` classes; speaking the target's vocabulary, it returns
+  a full ``(…, V)`` logit tensor that is ``-inf`` outside the shortlist, so q(x) = 0 there.
+
+Speculative decoding stays lossless: a draft may give any token probability zero. Such a token is
+simply never proposed, and the residual ``norm(max(0, p - q))`` equals ``p`` on it, so the target
+still produces it with its own probability. What it costs is acceptance: when the target's choice lies
+outside the shortlist, the draft cannot match it. Training (forward KL over the ``K + 1`` classes, the
+target's mass outside the shortlist lumped into "other") learns ``q`` on the shortlist.
+
+It is a Hugging Face model of its own type (``specdec_shortlist_llama``), registered with the Auto
+classes on import, so ``AutoModelForCausalLM.from_pretrained`` loads it like any other checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+__all__ = ["ShortlistConfig", "ShortlistDraft"]
+
+
+class ShortlistConfig(LlamaConfig):
+    """A Llama configuration plus ``shortlist``, the target token ids the draft can propose.
+
+    ``vocab_size`` stays the target's (the vocabulary the draft speaks); the network inside has
+    ``len(shortlist) + 1`` classes.
+    """
+
+    model_type = "specdec_shortlist_llama"
+
+    def __init__(self, shortlist: list[int] | None = None, **kwargs):
+        self.shortlist = list(shortlist or [])
+        super().__init__(**kwargs)
+
+    def inner_config(self) -> LlamaConfig:
+        """The configuration of the Llama network inside: the same shape over ``K + 1`` classes."""
+        settings = self.to_dict()
+        for key in ("shortlist", "model_type", "architectures", "auto_map", "transformers_version"):
+            settings.pop(key, None)
+        settings["vocab_size"] = len(self.shortlist) + 1
+        return LlamaConfig(**settings)
+
+
+class ShortlistDraft(PreTrainedModel, GenerationMixin):
+    """A Llama network over the shortlist and "other", seen from outside as a model over the full vocabulary."""
+
+    config_class = ShortlistConfig
+    base_model_prefix = "inner"
+    _supports_sdpa = True
+    _supports_cache_class = True
+
+    def __init__(self, config: ShortlistConfig):
+        super().__init__(config)
+        if not config.shortlist:
+            raise ValueError("a ShortlistDraft needs a non-empty shortlist of token ids.")
+        self.inner = LlamaForCausalLM(config.inner_config())
+        shortlist = torch.tensor(config.shortlist, dtype=torch.long)
+        other = len(config.shortlist)
+        to_class = torch.full((config.vocab_size,), other, dtype=torch.long)
+        to_class[shortlist] = torch.arange(other)
+        self.register_buffer("shortlist_ids", shortlist, persistent=False)
+        self.register_buffer("to_class", to_class, persistent=False)
+
+    def get_input_embeddings(self):
+        return self.inner.get_input_embeddings()
+
+    def class_logits(self, input_ids: torch.Tensor, **kwargs) -> CausalLMOutputWithPast:
+        """The inner network's output over the ``K + 1`` classes (what training uses)."""
+        return self.inner(input_ids=self.to_class[input_ids], **kwargs)
+
+    def forward(self, input_ids: torch.Tensor, **kwargs) -> CausalLMOutputWithPast:
+        """Logits over the full vocabulary: the shortlist's own, ``-inf`` for every other token."""
+        kwargs.pop("labels", None)
+        out = self.class_logits(input_ids, **kwargs)
+        inner = out.logits[..., :-1]
+        logits = inner.new_full((*inner.shape[:-1], self.config.vocab_size), float("-inf"))
+        logits[..., self.shortlist_ids] = inner
+        return CausalLMOutputWithPast(logits=logits, past_key_values=out.past_key_values)
+
+
+AutoConfig.register(ShortlistConfig.model_type, ShortlistConfig)
+AutoModelForCausalLM.register(ShortlistConfig, ShortlistDraft)

