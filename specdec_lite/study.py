@@ -80,6 +80,7 @@ PAPER = "arXiv 2604.14682"
 PUBLISHED_ACCEPTANCE = {"chat": 0.565, "math": 0.518}  # chat highest, math lowest
 PUBLISHED_ACCEPTED_LENGTH = {"chat": 1.065}  # the only domain above 1.0 accepted tokens per step
 PUBLISHED_ENTROPY_R = (-0.20, -0.15)  # Pearson r between entropy and acceptance, in every domain
+PAPER_DEPTH = 3  # the paper's trees: depth 3, branching 2
 
 
 @dataclass
@@ -217,25 +218,63 @@ def _pearson(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, floa
     return float(test.statistic), float(ci.low), float(ci.high), float(test.pvalue)
 
 
+def level_outcomes(nodes: pd.DataFrame, group: tuple[str, ...] = ("prompt_id", "step")) -> pd.DataFrame:
+    """One row per tree level that a step reached: ``group`` columns, ``domain`` if present, ``depth`` and ``accepted``.
+
+    Level ``d`` of a step is *reached* when ``d = 1`` or the path was accepted down to depth ``d - 1``
+    (and the step drafted nodes at depth ``d``); it is *accepted* when some node at depth ``d`` was.
+    With one node per level (a chain) a level is a node the target tested. The mean of ``accepted`` is
+    the acceptance per level, the probability that the path grows by one more token given that it got
+    this far: the rate that enters ``E[accepted length] = alpha + alpha^2 + ... + alpha^depth``.
+    """
+    keys = list(group) + (["domain"] if "domain" in nodes.columns else [])
+    per_step = nodes.assign(kept=nodes["depth"].where(nodes["accepted"], 0)).groupby(keys, sort=False).agg(
+        kept=("kept", "max"), drafted=("depth", "max")).reset_index()
+    reached = np.minimum(per_step["kept"] + 1, per_step["drafted"]).to_numpy()
+    rows = per_step.loc[per_step.index.repeat(reached), keys].reset_index(drop=True)
+    rows["depth"] = np.concatenate([np.arange(1, n + 1) for n in reached]) if len(reached) else []
+    rows["accepted"] = rows["depth"].to_numpy() <= np.repeat(per_step["kept"].to_numpy(), reached)
+    return rows
+
+
+def predicted_accepted_length(alpha: float, depth: int) -> float:
+    """``alpha + alpha^2 + ... + alpha^depth``: the expected accepted length per step at a constant per-level rate."""
+    return float(sum(alpha**d for d in range(1, depth + 1)))
+
+
 def acceptance_by_domain(result: StudyResult) -> pd.DataFrame:
     """Per domain: counts, acceptance rate with CI, alpha, expected accepted length with CI, entropy-acceptance r."""
     config, rows = result.config, []
+    levels_all = level_outcomes(result.nodes)
+    depth = config.depth if config.mode == "tree" else config.gamma
     for domain in [d for d in DOMAINS if d in set(result.nodes["domain"]) | set(result.steps["domain"])]:
         nodes = result.nodes[result.nodes["domain"] == domain]
         steps = result.steps[result.steps["domain"] == domain]
+        levels = levels_all[levels_all["domain"] == domain]
         per_prompt = steps.groupby("prompt_id").agg(accepted=("accepted", "sum"), drafted=("drafted", "sum"),
                                                      steps=("step", "count"))
+        per_prompt_levels = levels.groupby("prompt_id")["accepted"].agg(["sum", "count"]).reindex(per_prompt.index,
+                                                                                                 fill_value=0)
         r, r_low, r_high, r_p = _pearson(nodes[config.entropy], nodes["accepted"], config.confidence)
         accepted = per_prompt["accepted"].to_numpy()
+        level_low, level_high = _bootstrap_ratio(per_prompt_levels["sum"].to_numpy(),
+                                                 per_prompt_levels["count"].to_numpy(), config)
         rate_low, rate_high = _bootstrap_ratio(accepted, per_prompt["drafted"].to_numpy(), config)
         len_low, len_high = _bootstrap_ratio(accepted, per_prompt["steps"].to_numpy(), config)
+        level_rate = levels["accepted"].mean() if len(levels) else float("nan")
         rows.append({
             "domain": domain,
             "prompts": len(per_prompt),
             "steps": len(steps),
             "nodes": len(nodes),
             "accepted": int(nodes["accepted"].sum()),
+            "levels_reached": len(levels),
+            "level_acceptance": level_rate,
+            "level_acceptance_ci_low": level_low,
+            "level_acceptance_ci_high": level_high,
+            "predicted_accepted_length": predicted_accepted_length(level_rate, depth),
             "acceptance_rate": nodes["accepted"].mean() if len(nodes) else float("nan"),
+            "tested_node_acceptance": nodes.loc[nodes["tested"], "accepted"].mean() if len(nodes) else float("nan"),
             "acceptance_ci_low": rate_low,
             "acceptance_ci_high": rate_high,
             "alpha": alpha_from_nodes(nodes, group=("prompt_id", "step")),
@@ -243,6 +282,7 @@ def acceptance_by_domain(result: StudyResult) -> pd.DataFrame:
             "accepted_length_ci_low": len_low,
             "accepted_length_ci_high": len_high,
             "mean_entropy": nodes[config.entropy].mean(),
+            "mean_target_entropy": nodes["p_entropy"].mean(),
             "entropy_r": r,
             "entropy_r_ci_low": r_low,
             "entropy_r_ci_high": r_high,
@@ -265,61 +305,99 @@ def depth_profile(result: StudyResult) -> pd.DataFrame:
     return profile
 
 
-def _fit_logit(data: pd.DataFrame, predictor: str) -> dict:
+def _fit_logit(data: pd.DataFrame, formula: str) -> tuple[dict, object]:
+    """A logistic regression of a level's outcome, with standard errors clustered by prompt."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = smf.logit(f"accepted ~ C({predictor})", data).fit(disp=0)
-    return {
+        fit = smf.logit(f"accepted ~ {formula}", data).fit(disp=0, cov_type="cluster",
+                                                           cov_kwds={"groups": data["cluster"]})
+    summary = {
+        "formula": f"accepted ~ {formula}",
         "pseudo_r2": float(fit.prsquared),
         "aic": float(fit.aic),
         "auc": float(roc_auc_score(data["accepted"], fit.predict(data))),
         "parameters": int(fit.df_model) + 1,
         "llr_pvalue": float(fit.llr_pvalue),
     }
+    return summary, fit
+
+
+def _cluster_wald_p(fit, term: str) -> float:
+    """p-value of the cluster-robust Wald test that every coefficient of ``term`` is zero."""
+    names = [name for name in fit.params.index if name.startswith(f"C({term})")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(fit.wald_test(", ".join(f"{name} = 0" for name in names), scalar=True).pvalue)
 
 
 def compare_predictors(result: StudyResult) -> dict:
-    """Does task type (domain) predict a node's acceptance better than its depth?
+    """Does task type (domain) predict acceptance better than tree depth?
 
-    Fits ``accepted ~ C(domain)`` and ``accepted ~ C(depth)`` by logistic regression over all nodes and
-    compares McFadden's pseudo-R^2 (higher explains more of the log-likelihood). Returns both fits
-    (``pseudo_r2``, ``aic``, ``auc``, ``parameters``, and ``llr_pvalue``, the likelihood-ratio test of the
-    fit against the intercept-only model), ``domain_better`` and a one-sentence ``verdict``.
+    The outcome is one row per tree level reached (:func:`level_outcomes`), not one per node: nodes
+    under a rejected parent were never tested, and siblings share one outcome. Three logistic models,
+    ``accepted ~ C(domain)``, ``~ C(depth)`` and ``~ C(domain) + C(depth)``, are compared by McFadden's
+    pseudo-R^2 (the verdict), AIC and in-sample ROC AUC; ``llr_pvalue`` tests each against the
+    intercept-only model. Levels of one prompt are not independent, so standard errors are clustered
+    by prompt, and ``domain_wald_p`` / ``depth_wald_p`` are cluster-robust Wald tests of each term in the
+    joint model (the likelihood-ratio p-values assume independence and are optimistic).
     """
-    data = result.nodes[["accepted", "domain", "depth"]].assign(accepted=lambda f: f["accepted"].astype(int))
+    levels = level_outcomes(result.nodes)
+    # Sparse deepest levels whose outcomes are all alike would separate perfectly: pool them into the
+    # deepest level that has both outcomes (with real data every level has both, and nothing is pooled).
+    mixed = levels.groupby("depth")["accepted"].nunique()
+    deepest = mixed.index[mixed > 1].max() if (mixed > 1).any() else levels["depth"].min()
+    data = levels.assign(accepted=levels["accepted"].astype(int), depth=levels["depth"].clip(upper=deepest),
+                         cluster=pd.factorize(levels["prompt_id"])[0])
     reasons = []
     if data["accepted"].nunique() < 2:
-        reasons.append("every node has the same outcome")
+        reasons.append("every level has the same outcome")
     if data["domain"].nunique() < 2:
         reasons.append("only one domain was run")
     if data["depth"].nunique() < 2:
-        reasons.append("every node has the same depth")
+        reasons.append("every level has the same depth")
     if reasons:
-        return {"domain": None, "depth": None, "domain_better": None,
-                "verdict": "not testable: " + "; ".join(reasons) + "."}
-    domain, depth = _fit_logit(data, "domain"), _fit_logit(data, "depth")
+        return {"outcome": "level", "levels": len(data), "domain": None, "depth": None, "both": None,
+                "domain_better": None, "verdict": "not testable: " + "; ".join(reasons) + "."}
+    try:
+        (domain, _), (depth, _), (both, joint) = (_fit_logit(data, f) for f in ("C(domain)", "C(depth)",
+                                                                                 "C(domain) + C(depth)"))
+    except np.linalg.LinAlgError:
+        return {"outcome": "level", "levels": len(data), "domain": None, "depth": None, "both": None,
+                "domain_better": None, "verdict": "not testable: the logistic fits are singular (some domain or depth has levels of "
+                           "one outcome only); run more prompts or more tokens."}
+    both["domain_wald_p"], both["depth_wald_p"] = _cluster_wald_p(joint, "domain"), _cluster_wald_p(joint, "depth")
     better = domain["pseudo_r2"] > depth["pseudo_r2"]
     aic_agrees = (domain["aic"] < depth["aic"]) == better
     verdict = (
         f"task type {'predicts' if better else 'does not predict'} acceptance better than depth "
-        f"(McFadden pseudo-R2 {domain['pseudo_r2']:.4f} for domain vs {depth['pseudo_r2']:.4f} for depth; "
-        f"AUC {domain['auc']:.3f} vs {depth['auc']:.3f}; AIC {'agrees' if aic_agrees else 'disagrees'}; "
-        f"likelihood-ratio p against no predictor: domain {domain['llr_pvalue']:.2g}, depth {depth['llr_pvalue']:.2g})."
+        f"(per-level outcomes, {len(data)} levels from {data['cluster'].nunique()} prompts; McFadden pseudo-R2 "
+        f"{domain['pseudo_r2']:.4f} for domain vs {depth['pseudo_r2']:.4f} for depth; AUC {domain['auc']:.3f} vs "
+        f"{depth['auc']:.3f}; AIC {'agrees' if aic_agrees else 'disagrees'}; in the joint model, cluster-robust "
+        f"Wald p: domain {both['domain_wald_p']:.2g}, depth {both['depth_wald_p']:.2g})."
     )
-    return {"domain": domain, "depth": depth, "domain_better": bool(better), "verdict": verdict}
+    return {"outcome": "level", "levels": len(data), "domain": domain, "depth": depth, "both": both,
+            "domain_better": bool(better), "verdict": verdict}
 
 
 def published_comparison(summary: pd.DataFrame) -> pd.DataFrame:
-    """Our per-domain figures beside the published ones (NaN where the paper gives no number)."""
+    """Our per-domain figures beside the published ones (NaN where the paper gives no number).
+
+    Acceptance is the rate per tree level on both sides. ``accepted_length_from_rate_*`` is the
+    consistency check ``alpha + alpha^2 + ... + alpha^depth``: from the paper's chat rate 0.565 it gives
+    1.065, its published accepted length, and it should sit close to our measured length too.
+    """
     rows = []
     for _, row in summary.iterrows():
         domain = row["domain"]
+        published = PUBLISHED_ACCEPTANCE.get(domain, float("nan"))
         rows.append({
             "domain": domain,
-            "acceptance_ours": row["acceptance_rate"],
-            "acceptance_published": PUBLISHED_ACCEPTANCE.get(domain, float("nan")),
+            "acceptance_ours": row["level_acceptance"],
+            "acceptance_published": published,
             "accepted_length_ours": row["expected_accepted_length"],
+            "accepted_length_from_rate_ours": row["predicted_accepted_length"],
             "accepted_length_published": PUBLISHED_ACCEPTED_LENGTH.get(domain, float("nan")),
+            "accepted_length_from_rate_published": predicted_accepted_length(published, PAPER_DEPTH),
             "entropy_r_ours": row["entropy_r"],
             "entropy_r_published_low": PUBLISHED_ENTROPY_R[0],
             "entropy_r_published_high": PUBLISHED_ENTROPY_R[1],
@@ -335,13 +413,16 @@ def _findings(summary: pd.DataFrame, predictors: dict) -> list[dict]:
     r = by["entropy_r"].dropna()
     return [
         {"finding": "chat has the highest acceptance rate",
-         "holds": bool(by["acceptance_rate"].idxmax() == "chat") if four else None},
+         "holds": bool(by["level_acceptance"].idxmax() == "chat") if four else None},
         {"finding": "math has the lowest acceptance rate",
-         "holds": bool(by["acceptance_rate"].idxmin() == "math") if four else None},
+         "holds": bool(by["level_acceptance"].idxmin() == "math") if four else None},
         {"finding": "only chat has an expected accepted length above 1.0",
          "holds": above == {"chat"} if four else None},
         {"finding": "entropy and acceptance are weakly negatively correlated in every domain",
          "holds": bool(len(r) == len(by) and (r < 0).all()) if len(by) else None},
+        {"finding": "chat has the highest target entropy and still the highest acceptance",
+         "holds": bool(by["mean_target_entropy"].idxmax() == "chat" and by["level_acceptance"].idxmax() == "chat")
+         if four else None},
         {"finding": "task type predicts acceptance better than depth", "holds": predictors["domain_better"]},
     ]
 
@@ -364,6 +445,7 @@ def study_report(result: StudyResult) -> dict:
             "nodes": len(nodes),
             "accepted": int(nodes["accepted"].sum()),
             "acceptance_rate": float(nodes["accepted"].mean()) if len(nodes) else float("nan"),
+            "level_acceptance": float(level_outcomes(nodes)["accepted"].mean()) if len(nodes) else float("nan"),
             "expected_accepted_length": float(steps["accepted"].mean()),
         },
         "domains": summary.to_dict(orient="records"),
@@ -389,9 +471,11 @@ def format_report(result: StudyResult) -> str:
         f"Per domain, ours vs published ({PAPER}; '-' where the paper gives no figure):",
         side.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-"),
         "",
-        "Acceptance with 95% bootstrap CI over prompts; entropy-acceptance r with Fisher CI:",
-        summary[["domain", "acceptance_rate", "acceptance_ci_low", "acceptance_ci_high", "alpha",
-                 "expected_accepted_length", "entropy_r", "entropy_r_ci_low", "entropy_r_ci_high"]]
+        "Acceptance per level (headline) with 95% bootstrap CI over prompts, per drafted node, per tested node;",
+        "accepted length measured and from the per-level rate; mean target entropy; entropy-acceptance r (Fisher CI):",
+        summary[["domain", "level_acceptance", "level_acceptance_ci_low", "level_acceptance_ci_high",
+                 "acceptance_rate", "tested_node_acceptance", "expected_accepted_length", "predicted_accepted_length",
+                 "mean_target_entropy", "entropy_r", "entropy_r_ci_low", "entropy_r_ci_high"]]
         .to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
         "",
         "Depth profile:",

@@ -47,20 +47,24 @@ STUDY_CONFIG = {
     "confidence": NUM, "n_resamples": INT,
 }
 STUDY_TOTALS = {"prompts": INT, "steps": INT, "nodes": INT, "accepted": INT, "acceptance_rate": OPT_NUM,
-                "expected_accepted_length": OPT_NUM}
+                "level_acceptance": OPT_NUM, "expected_accepted_length": OPT_NUM}
 STUDY_DOMAIN = {
-    "domain": STR, "prompts": INT, "steps": INT, "nodes": INT, "accepted": INT, "acceptance_rate": NUM,
+    "domain": STR, "prompts": INT, "steps": INT, "nodes": INT, "accepted": INT, "levels_reached": INT,
+    "level_acceptance": OPT_NUM, "level_acceptance_ci_low": OPT_NUM, "level_acceptance_ci_high": OPT_NUM,
+    "predicted_accepted_length": OPT_NUM, "acceptance_rate": NUM, "tested_node_acceptance": OPT_NUM,
     "acceptance_ci_low": OPT_NUM, "acceptance_ci_high": OPT_NUM, "alpha": OPT_NUM,
     "expected_accepted_length": NUM, "accepted_length_ci_low": OPT_NUM, "accepted_length_ci_high": OPT_NUM,
-    "mean_entropy": NUM, "entropy_r": OPT_NUM, "entropy_r_ci_low": OPT_NUM, "entropy_r_ci_high": OPT_NUM,
+    "mean_entropy": NUM, "mean_target_entropy": NUM, "entropy_r": OPT_NUM, "entropy_r_ci_low": OPT_NUM, "entropy_r_ci_high": OPT_NUM,
     "entropy_r_p": OPT_NUM,
 }
 STUDY_DEPTH = {"domain": STR, "depth": INT, "nodes": INT, "accepted": INT, "acceptance_rate": NUM,
                "tested": INT, "conditional_rate": OPT_NUM}
-STUDY_FIT = {"pseudo_r2": NUM, "aic": NUM, "auc": NUM, "parameters": INT, "llr_pvalue": NUM}
+STUDY_FIT = {"formula": STR, "pseudo_r2": NUM, "aic": NUM, "auc": NUM, "parameters": INT, "llr_pvalue": NUM}
+STUDY_JOINT_FIT = STUDY_FIT | {"domain_wald_p": NUM, "depth_wald_p": NUM}
 STUDY_PUBLISHED = {
     "domain": STR, "acceptance_ours": OPT_NUM, "acceptance_published": OPT_NUM, "accepted_length_ours": OPT_NUM,
-    "accepted_length_published": OPT_NUM, "entropy_r_ours": OPT_NUM, "entropy_r_published_low": NUM,
+    "accepted_length_from_rate_ours": OPT_NUM, "accepted_length_published": OPT_NUM,
+    "accepted_length_from_rate_published": OPT_NUM, "entropy_r_ours": OPT_NUM, "entropy_r_published_low": NUM,
     "entropy_r_published_high": NUM,
 }
 FINDING = {"finding": STR, "holds": (bool, type(None))}
@@ -139,10 +143,11 @@ def test_study_json_schema(checkpoints, capsys, tmp_path):
     for row in report["findings"]:
         check(row, FINDING)
     predictors = report["predictors"]
-    assert set(predictors) == {"domain", "depth", "domain_better", "verdict"}
+    assert set(predictors) == {"outcome", "levels", "domain", "depth", "both", "domain_better", "verdict"}
     if predictors["domain"] is not None:
         check(predictors["domain"], STUDY_FIT)
         check(predictors["depth"], STUDY_FIT)
+        check(predictors["both"], STUDY_JOINT_FIT)
     for name in ("study.json", "nodes.csv", "steps.csv", "depth_profile.png", "accepted_length.png"):
         assert (tmp_path / name).exists(), name
 

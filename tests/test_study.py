@@ -158,3 +158,60 @@ def test_tree_figure(pair):
     figure = plots.tree_step_plot(result, 0)
     assert "step 0" in figure.axes[0].get_title()
     matplotlib.pyplot.close(figure)
+
+
+def _hand_made_nodes() -> pd.DataFrame:
+    """Three tree steps (depth 3, branching 2 in spirit) whose per-level outcomes are worked out by hand.
+
+    step 0: the path is accepted down to depth 3      -> levels 1, 2, 3 reached, all accepted
+    step 1: both depth-1 nodes are rejected           -> level 1 reached, not accepted
+    step 2: depth 1 accepted, both its children not   -> levels 1, 2 reached, level 1 accepted
+    So 6 levels are reached and 4 accepted: acceptance per level 4/6. Of the 16 drafted nodes 4 are
+    accepted (per node 1/4); the accepted lengths are 3, 0 and 1 (mean 4/3).
+    """
+    rows = []
+    #            step, depth, parent, accepted
+    layout = {0: [(1, -1, 1), (1, -1, 0), (2, 0, 1), (2, 0, 0), (3, 2, 1), (3, 2, 0)],
+              1: [(1, -1, 0), (1, -1, 0), (2, 0, 0), (2, 0, 0), (2, 1, 0), (2, 1, 0)],
+              2: [(1, -1, 1), (1, -1, 0), (2, 0, 0), (2, 0, 0)]}
+    for step, nodes in layout.items():
+        for depth, parent, accepted in nodes:
+            rows.append({"prompt_id": "p", "domain": "chat", "step": step, "depth": depth, "parent": parent,
+                         "rank": 0, "accepted": bool(accepted)})
+    return pd.DataFrame(rows)
+
+
+def test_level_acceptance_on_a_hand_made_table():
+    from specdec_lite.study import level_outcomes
+
+    nodes = _hand_made_nodes()
+    levels = level_outcomes(nodes)
+    assert levels[["step", "depth", "accepted"]].values.tolist() == [
+        [0, 1, True], [0, 2, True], [0, 3, True], [1, 1, False], [2, 1, True], [2, 2, False]]
+    assert levels["accepted"].mean() == pytest.approx(4 / 6)
+    assert nodes["accepted"].mean() == pytest.approx(4 / 16)
+
+
+def test_accepted_length_from_the_per_level_rate_matches_the_paper():
+    """alpha + alpha^2 + alpha^3: chat's 0.565 gives the published 1.065; only rates above ~0.544 pass 1.0."""
+    from specdec_lite.study import predicted_accepted_length
+
+    assert predicted_accepted_length(0.565, 3) == pytest.approx(1.065, abs=5e-4)
+    assert predicted_accepted_length(0.518, 3) == pytest.approx(0.925, abs=5e-4)
+    assert predicted_accepted_length(0.545, 3) > 1.0 > predicted_accepted_length(0.543, 3)
+    assert predicted_accepted_length(1.0, 4) == 4
+
+
+def test_level_acceptance_reported_per_domain(chain_study):
+    from specdec_lite.study import level_outcomes, predicted_accepted_length
+
+    summary = acceptance_by_domain(chain_study).set_index("domain")
+    levels = level_outcomes(chain_study.nodes)
+    for domain, row in summary.iterrows():
+        of_domain = levels[levels["domain"] == domain]
+        assert row["levels_reached"] == len(of_domain)
+        assert row["level_acceptance"] == pytest.approx(of_domain["accepted"].mean())
+        assert row["predicted_accepted_length"] == pytest.approx(predicted_accepted_length(row["level_acceptance"], 3))
+        # in a chain a reached level is a tested node
+        tested = chain_study.nodes[(chain_study.nodes["domain"] == domain) & chain_study.nodes["tested"]]
+        assert row["levels_reached"] == len(tested)

@@ -1,0 +1,279 @@
+"""Helpers that only the lesson notebooks use: self-checks, set-up, small displays and widgets.
+
+The library proper (decoders, measurements, plots) lives in the other modules; this one holds what a
+notebook needs around it, so that no helper is ever copied from one notebook into another. Every lesson
+imports it as ``from specdec_lite import notebook as nb``.
+
+* Set-up: :func:`setup` (seeds, quiet warnings, the device), :func:`versions`.
+* Self-checks in test cells: :func:`check` raises an ``AssertionError`` whose message teaches (it says
+  what went wrong in words, never the expected value); :func:`record_calls` lists what a model was fed.
+* Display: :func:`show_markdown` (prose built from measured numbers), :func:`token_html`.
+* Widgets: :func:`step_through`, the step-through visualiser of a speculative generation, built on the
+  pure function :func:`step_html`. Its controls carry stable descriptions and CSS classes for browser
+  tests: buttons "Previous step" (``specdec-step-prev``) and "Next step" (``specdec-step-next``), the
+  slider "Step" (``specdec-step-slider``), the HTML view (``specdec-step-view``; each rendering holds an
+  element with ``data-step="<n>"``), all in a box ``specdec-step-through``. Tokens are spans with the
+  classes ``specdec-accepted`` (green), ``specdec-rejected`` (red, struck through) and
+  ``specdec-target`` (blue).
+
+Graded test cells must stay silent on stderr: nothing here writes there or shows progress bars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import platform
+import random
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = [
+    "setup",
+    "versions",
+    "check",
+    "record_calls",
+    "show_markdown",
+    "token_html",
+    "step_html",
+    "step_through",
+]
+
+ACCEPTED_COLOUR = "#b7e4b0"
+REJECTED_COLOUR = "#f4b6b6"
+TARGET_COLOUR = "#b3d1f5"
+
+
+# --- Set-up -------------------------------------------------------------------------------------------
+
+
+def setup(seed: int = 0) -> str:
+    """Seed Python, NumPy and torch, silence the warnings the lessons expect, and return the device to use.
+
+    The device is ``"cuda"`` when a GPU is present, else ``"cpu"``. Only known, harmless noise is
+    silenced (transformers' info/warning logs, deprecation notices from libraries), so that a notebook's
+    cells write nothing to stderr; real errors still show.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("auto_gptq").setLevel(logging.ERROR)
+    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=".*generation flags are not valid.*")
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def versions() -> dict[str, str]:
+    """The versions that matter when asking for help: Python, torch, transformers, specdec_lite, and the device."""
+    import transformers
+
+    from . import __version__
+
+    if torch.cuda.is_available():
+        device = f"GPU: {torch.cuda.get_device_name(0)}"
+    else:
+        device = f"CPU only ({torch.get_num_threads()} threads)"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "specdec_lite": __version__,
+        "device": device,
+    }
+
+
+# --- Self-checks ----------------------------------------------------------------------------------------
+
+
+def check(condition, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless ``condition`` holds.
+
+    Write ``message`` for a learner: what is wrong and where to look, in words, without the expected
+    answer (e.g. "your loop feeds the whole sequence at every step: feed only what the cache has not seen").
+    """
+    if not condition:
+        raise AssertionError(message)
+
+
+@contextlib.contextmanager
+def record_calls(model: torch.nn.Module):
+    """Inside the block, append to the yielded list the number of tokens ``model`` is fed at each forward call.
+
+    >>> with record_calls(target) as fed:
+    ...     my_decoder(target, prompt, 5)
+    >>> fed            # e.g. [12, 1, 1, 1, 1] for a cached loop over a 12-token prompt
+    """
+    fed: list[int] = []
+
+    def hook(module, args, kwargs):
+        ids = kwargs.get("input_ids")
+        if ids is None and args:
+            ids = args[0]
+        embeds = kwargs.get("inputs_embeds")
+        if ids is not None:
+            fed.append(int(ids.shape[-1]))
+        elif embeds is not None:
+            fed.append(int(embeds.shape[-2]))
+
+    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        yield fed
+    finally:
+        handle.remove()
+
+
+# --- Display ---------------------------------------------------------------------------------------------
+
+
+def show_markdown(text: str) -> None:
+    """Render ``text`` as Markdown in the notebook (use it for prose built from measured numbers)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def _visible(piece: str) -> str:
+    """One token's text, HTML-escaped, with newlines shown as a return arrow so that they stay visible."""
+    return html.escape(piece).replace("\n", "\u21b5")
+
+
+def token_html(pieces: list[str], css_class: str = "", colour: str | None = None, title: str | None = None) -> str:
+    """Each text piece as one ``<span>`` (with a thin border, so that token boundaries show)."""
+    style = "border:1px solid #999;border-radius:3px;padding:0 1px;margin:0 1px;"
+    if colour:
+        style += f"background:{colour};color:#000;"
+    extra = f' title="{html.escape(title)}"' if title else ""
+    return "".join(f'<span class="{css_class}" style="{style}"{extra}>{_visible(p)}</span>' for p in pieces)
+
+
+# --- The step-through visualiser -----------------------------------------------------------------------
+
+
+def _step_parts(result, index: int) -> dict:
+    """Tokens of step ``index`` of a chain generation: before it, accepted, rejected, and the target's own."""
+    start = sum(s.emitted for s in result.steps[:index])
+    step = result.steps[index]
+    emitted = result.tokens[start : start + step.emitted].tolist()
+    nodes = sorted((n for n in result.nodes if n.step == step.step), key=lambda n: n.depth)
+    kept = min(step.accepted, len(emitted))
+    return {
+        "step": step,
+        "before": result.tokens[:start].tolist(),
+        "accepted": nodes[:kept],
+        "rejected": nodes[kept:],
+        "own": emitted[kept:],
+    }
+
+
+def step_html(result, tokenizer, index: int, *, context_chars: int = 400) -> str:
+    """One step of a chain speculative generation as HTML.
+
+    Shows the text generated before the step (grey, its last ``context_chars`` characters), then the
+    drafted tokens the target accepted (green), the drafted tokens it rejected (red, struck through: the
+    first one failed the check, the ones after it were discarded with it), and the target's own token
+    (blue). A table gives, for every drafted token, the draft's probability q(x) and the target's p(x).
+    """
+    if not 0 <= index < len(result.steps):
+        raise ValueError(f"step {index} does not exist: this generation has steps 0 to {len(result.steps) - 1}.")
+    parts = _step_parts(result, index)
+    step = parts["step"]
+    before = tokenizer.decode(parts["before"])
+    if len(before) > context_chars:
+        before = "\u2026" + before[-context_chars:]
+
+    def pieces(tokens):
+        return [tokenizer.decode([t]) for t in tokens]
+
+    text = (
+        f'<span class="specdec-context" style="color:#666">{_visible(before)}</span>'
+        + token_html(pieces([n.token for n in parts["accepted"]]), "specdec-accepted", ACCEPTED_COLOUR, "accepted draft")
+        + "".join(
+            token_html(pieces([n.token]), "specdec-rejected", REJECTED_COLOUR, "rejected draft").replace(
+                "style=\"", 'style="text-decoration:line-through;', 1)
+            for n in parts["rejected"]
+        )
+        + token_html(pieces(parts["own"]), "specdec-target", TARGET_COLOUR, "the target's own token")
+    )
+    own = len(parts["own"])
+    summary = (
+        f"<b>Step {index + 1} of {len(result.steps)}</b>: the draft proposed {step.drafted} token"
+        f"{'s' if step.drafted != 1 else ''}, the target accepted {step.accepted} and added {own} of its own "
+        f"({step.emitted} new token{'s' if step.emitted != 1 else ''} for one target call)."
+    )
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td>{token_html(pieces([n.token]))}</td><td>{n.q_prob:.2f}</td>"
+        f"<td>{n.p_prob:.2f}</td><td>{'accepted' if n.accepted else 'rejected'}</td></tr>"
+        for i, n in enumerate(parts["accepted"] + parts["rejected"])
+    )
+    table = (
+        '<table class="specdec-step-table" style="margin-top:6px;font-size:90%">'
+        "<tr><th>#</th><th>drafted token</th><th>q(x), draft</th><th>p(x), target</th><th>verdict</th></tr>"
+        f"{rows}</table>"
+        if rows
+        else ""
+    )
+    legend = (
+        '<div style="margin-top:6px;font-size:85%">'
+        + token_html(["accepted draft"], colour=ACCEPTED_COLOUR)
+        + token_html(["rejected draft"], colour=REJECTED_COLOUR)
+        + token_html(["target's own token"], colour=TARGET_COLOUR)
+        + "</div>"
+    )
+    return (
+        f'<div class="specdec-step" data-step="{index}">'
+        f"<div>{summary}</div>"
+        f'<div style="white-space:pre-wrap;font-family:monospace;line-height:1.8;margin-top:6px">{text}</div>'
+        f"{table}{legend}</div>"
+    )
+
+
+def step_through(result, tokenizer, start: int = 0):
+    """An ipywidgets control that steps through ``result`` (a chain speculative generation) one step at a time.
+
+    "Previous step" / "Next step" buttons and a "Step" slider choose the step; the view below shows
+    :func:`step_html` for it. Returns the widget box (the last expression of a cell displays it).
+    """
+    import ipywidgets as widgets
+
+    n = len(result.steps)
+    if n == 0:
+        raise ValueError("this generation has no steps to show.")
+    pages = [step_html(result, tokenizer, i) for i in range(n)]
+    start = min(max(start, 0), n - 1)
+    slider = widgets.IntSlider(value=start + 1, min=1, max=n, description="Step", continuous_update=True)
+    previous = widgets.Button(description="Previous step", icon="arrow-left", tooltip="show the previous step")
+    following = widgets.Button(description="Next step", icon="arrow-right", tooltip="show the next step")
+    view = widgets.HTML(value=pages[start])
+    slider.add_class("specdec-step-slider")
+    previous.add_class("specdec-step-prev")
+    following.add_class("specdec-step-next")
+    view.add_class("specdec-step-view")
+
+    def refresh(change=None):
+        index = slider.value - 1
+        view.value = pages[index]
+        previous.disabled = index == 0
+        following.disabled = index == n - 1
+
+    def go(delta):
+        slider.value = min(max(slider.value + delta, 1), n)
+
+    slider.observe(refresh, names="value")
+    previous.on_click(lambda _: go(-1))
+    following.on_click(lambda _: go(+1))
+    refresh()
+    box = widgets.VBox([widgets.HBox([previous, slider, following]), view])
+    box.add_class("specdec-step-through")
+    return box
+
+
+# --- Lessons 3 and 4 ---
+# Helpers for solutions/03_*/ and solutions/04_*/ go below this line (append only).
