@@ -23,8 +23,8 @@ def check_generation_args(max_new_tokens: int, temperature: float, gamma: int | 
         raise ValueError(f"temperature must be >= 0, got {temperature}; use 0 for greedy decoding.")
 
 
-def _context_length(model: PreTrainedModel) -> int | None:
-    return getattr(model.config, "max_position_embeddings", None)
+def _context_length(model) -> int | None:
+    return getattr(getattr(model, "config", None), "max_position_embeddings", None)
 
 
 def check_prompt(input_ids: torch.Tensor, max_new_tokens: int, *models: PreTrainedModel) -> torch.Tensor:
@@ -62,13 +62,16 @@ def check_prompt(input_ids: torch.Tensor, max_new_tokens: int, *models: PreTrain
 
 
 def check_pair(draft: PreTrainedModel, target: PreTrainedModel) -> None:
-    """A draft can serve a target only if they share a vocabulary size and a device."""
-    v_draft, v_target = draft.config.vocab_size, target.config.vocab_size
+    """A draft can serve a target only if they share a vocabulary size and a device (a model-free drafter has none)."""
+    v_draft = getattr(draft, "vocab_size", None) or draft.config.vocab_size
+    v_target = target.config.vocab_size
     if v_draft != v_target:
         raise ValueError(
             f"the draft has a vocabulary of {v_draft} tokens and the target {v_target}; speculative decoding "
             "compares their distributions token by token, so pick a draft that shares the target's tokenizer."
         )
+    if not isinstance(draft, torch.nn.Module):
+        return
     d_draft, d_target = model_device(draft), model_device(target)
     if d_draft != d_target:
         raise ValueError(

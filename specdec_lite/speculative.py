@@ -23,6 +23,7 @@ from transformers import PreTrainedModel
 
 from .checks import check_generation_args, check_pair, check_prompt
 from .draft import draft_chain
+from .lookup import PromptLookup
 from .models import cache_length, crop_cache, forward, new_cache
 from .results import GenerationResult, NodeRecord, StepRecord
 from .sampling import accept, distribution, entropy, make_generator, residual, sample
@@ -62,7 +63,7 @@ def chain_nodes(
 
 
 def speculative_generate(
-    draft: PreTrainedModel,
+    draft: PreTrainedModel | PromptLookup,
     target: PreTrainedModel,
     input_ids: torch.Tensor,
     max_new_tokens: int,
@@ -74,12 +75,15 @@ def speculative_generate(
 ) -> GenerationResult:
     """Generate ``max_new_tokens`` tokens from ``target``, ``gamma`` draft tokens at a time. Batch size 1.
 
+    ``draft`` is a model sharing the target's vocabulary, or a model-free
+    :class:`~specdec_lite.lookup.PromptLookup` drafter.
+
     Lossless: the output has the target's distribution at ``temperature`` (its greedy output at 0).
     Near the end a step drafts fewer tokens, so that no step can overshoot ``max_new_tokens``.
     """
     check_generation_args(max_new_tokens, temperature, gamma)
     check_pair(draft, target)
-    prompt = check_prompt(input_ids, max_new_tokens, draft, target)
+    prompt = check_prompt(input_ids, max_new_tokens, target, draft)
     generator = make_generator(seed)
     sequence, draft_cache, target_cache = prompt.tolist(), new_cache(), new_cache()
     result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
@@ -89,11 +93,12 @@ def speculative_generate(
         remaining = max_new_tokens - (len(sequence) - len(prompt))
         k = min(gamma, remaining - 1)
         drafts, q_logits = draft_chain(draft, draft_cache, sequence, k, temperature, generator)
+        k = len(drafts)  # a model-free drafter may propose fewer
         result.draft_calls += k
         unseen = torch.tensor(sequence[cache_length(target_cache):] + drafts, device=prompt.device)
         p_logits = forward(target, unseen, target_cache)[-(k + 1):]
         result.target_calls += 1
-        ps, qs = distribution(p_logits, temperature), distribution(q_logits, temperature)
+        ps, qs = distribution(p_logits, temperature), distribution(q_logits.to(p_logits.device), temperature)
         n_accepted = 0
         for i, x in enumerate(drafts):
             if not accept(ps[i, x], qs[i, x], generator):

@@ -25,6 +25,7 @@ import time
 import torch
 from transformers import PreTrainedModel
 
+from .lookup import PromptLookup
 from .checks import check_generation_args, check_pair, check_prompt
 from .models import cache_length, crop_cache, new_cache
 from .results import GenerationResult, NodeRecord, StepRecord
@@ -115,6 +116,8 @@ def tree_speculative_generate(
     than the tokens still to come, so it cannot overshoot ``max_new_tokens``. Both models must use
     "eager" or "sdpa" attention.
     """
+    if isinstance(draft, PromptLookup):
+        raise TypeError("a PromptLookup drafter proposes one chain, not a tree; use speculative_generate with it.")
     check_generation_args(max_new_tokens, temperature)
     check_tree_args(depth, branching, budget, children)
     check_pair(draft, target)

@@ -270,8 +270,12 @@ def main(argv=None) -> None:
         data = make_data(target, tokenizer, args, device)
         args.data.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(args.data, **data)
-        print(f"data: {len(data['lengths'])} sequences, {len(answer_tokens(data))} answer tokens, "
-              f"{time.time() - start:.0f} s -> {args.data}", flush=True)
+        summary = {"instructions": 4 * args.per_domain, "per_domain": args.per_domain, "samples": args.samples,
+                   "temperature": args.sample_temperature, "max_new_tokens": args.max_new_tokens,
+                   "sequences": len(data["lengths"]), "answer_tokens": len(answer_tokens(data)),
+                   "seconds": round(time.time() - start, 1), "device": str(device)}
+        args.data.with_name("data_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        print(json.dumps(summary), flush=True)
     if args.stage in ("train", "all"):
         data = dict(np.load(args.data))
         out = args.out or SMOL_DIR / ("draft" if args.variant == "shortlist" else "draft-full")

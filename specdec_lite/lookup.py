@@ -1,0 +1,54 @@
+"""Prompt lookup: a model-free draft that proposes what followed the latest earlier match of the last n tokens.
+
+Much of what a model writes repeats its context: code that reuses names, answers that quote the
+question, lists that repeat a pattern. Prompt lookup exploits that with no draft model at all: it
+takes the last ``n`` tokens of the sequence (``n`` from ``max_ngram`` down to ``min_ngram``), finds
+their latest earlier occurrence, and proposes the ``k`` tokens that followed it. If nothing matches it
+proposes nothing, and the step is an ordinary target step.
+
+Its q is a point mass on the proposed token, so the acceptance rule stays lossless at any temperature:
+``x`` is accepted with probability ``min(1, p(x) / 1) = p(x)``, and after a rejection the replacement
+comes from ``norm(max(0, p - q))``, which is p with ``x`` removed and renormalised. At temperature 0
+it is accepted exactly when it is the target's argmax. A drafting step costs a list search instead of
+a forward pass, so ``c`` is about 0: even a low acceptance pays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["PromptLookup"]
+
+
+@dataclass(frozen=True)
+class PromptLookup:
+    """A drafter for :func:`~specdec_lite.speculative_generate` over a vocabulary of ``vocab_size`` tokens."""
+
+    vocab_size: int
+    max_ngram: int = 3
+    min_ngram: int = 1
+
+    def __post_init__(self):
+        if not 1 <= self.min_ngram <= self.max_ngram:
+            raise ValueError(f"need 1 <= min_ngram <= max_ngram, got min_ngram={self.min_ngram}, "
+                             f"max_ngram={self.max_ngram}.")
+
+    def propose(self, sequence: list[int], k: int) -> list[int]:
+        """Up to ``k`` tokens that followed the latest earlier occurrence of the longest matching suffix."""
+        for n in range(self.max_ngram, self.min_ngram - 1, -1):
+            if len(sequence) <= n:
+                continue
+            tail = sequence[-n:]
+            for start in range(len(sequence) - n - 1, -1, -1):
+                if sequence[start : start + n] == tail:
+                    return sequence[start + n : start + n + k]
+        return []
+
+    def draft(self, sequence: list[int], k: int) -> tuple[list[int], torch.Tensor]:
+        """The proposal and its ``(len, V)`` logits: 0 on each proposed token, ``-inf`` elsewhere (a point mass)."""
+        tokens = self.propose(sequence, k)
+        logits = torch.full((len(tokens), self.vocab_size), float("-inf"))
+        logits[torch.arange(len(tokens)), torch.tensor(tokens, dtype=torch.long)] = 0.0
+        return tokens, logits

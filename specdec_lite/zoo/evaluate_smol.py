@@ -1,0 +1,120 @@
+"""Measure the SmolLM2 pair against its budgets: ``python -m specdec_lite.zoo.evaluate_smol [--threads 2]``.
+
+Writes ``smol/eval.json`` and renders ``smol/MODEL_CARD.md`` (with ``smol/draft/training_log.json``):
+
+* ``load_seconds`` - ``load_pair("smol")`` from the converted cache (median of 3, in-process);
+* ``cost`` - :func:`specdec_lite.bench.cost_coefficient`: median cached step of draft and target
+  (64-token context) and ``c = T(draft step) / T(target step)``; budget ``c <= 0.12``;
+* ``acceptance`` - greedy chain speculation (``gamma`` 4, 64 new tokens) over the 200 study prompts
+  (:func:`specdec_lite.study.run_study`): per domain, the acceptance per tested token (alpha, the
+  rate of the theory; budget >= 0.65), per drafted token, and accepted tokens per step;
+* ``bench`` - :func:`specdec_lite.bench.run_bench` on ``--bench-prompts`` prompts per domain: the
+  target alone, chain, tree and Hugging Face assisted generation (greedy, 64 new tokens), and a gamma
+  sweep; budget: chain at the best gamma >= 1.3x the target alone, and at least as fast as HF assisted;
+* ``samples`` - the pair's greedy answer to the first prompt of each domain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from .. import load_pair, load_prompts, speculative_generate
+from ..bench import BenchConfig, cost_coefficient, jsonable, run_bench
+from ..prompts import DOMAINS
+from ..study import StudyConfig, acceptance_by_domain, run_study
+from .train_smol import SMOL_DIR
+
+BUDGETS = {"c": 0.12, "alpha": 0.65, "speedup": 1.3}
+
+
+def load_seconds(repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        load_pair("smol", device="cpu")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def acceptance(pair, gamma: int, new_tokens: int) -> dict:
+    config = StudyConfig(mode="chain", gamma=gamma, max_new_tokens=new_tokens, n_resamples=1000)
+    result = run_study(pair.draft, pair.target, load_prompts(prompt_set=pair.prompt_set), config, encode=pair.encode,
+                       progress=True)
+    summary = acceptance_by_domain(result).set_index("domain")
+    levels = int(summary["levels_reached"].sum())
+    figures = {
+        domain: {"prompts": int(row["prompts"]), "alpha": row["level_acceptance"],
+                 "alpha_ci": [row["level_acceptance_ci_low"], row["level_acceptance_ci_high"]],
+                 "per_drafted_token": row["acceptance_rate"], "accepted_per_step": row["expected_accepted_length"]}
+        for domain, row in summary.iterrows()
+    }
+    figures["all"] = {"alpha": float((summary["level_acceptance"] * summary["levels_reached"]).sum() / levels),
+                      "per_drafted_token": float(result.nodes["accepted"].mean()),
+                      "accepted_per_step": float(result.steps["accepted"].mean()), "seconds": result.seconds}
+    return figures
+
+
+def samples(pair, new_tokens: int) -> dict:
+    out = {}
+    for domain in DOMAINS:
+        prompt = load_prompts(domain=domain, prompt_set=pair.prompt_set)[0]
+        result = speculative_generate(pair.draft, pair.target, pair.encode(prompt.prompt), new_tokens, gamma=4,
+                                      eos_token_id=pair.eos_token_id)
+        out[domain] = {"id": prompt.id, "prompt": prompt.prompt, "answer": pair.decode(result.tokens)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gamma", type=int, default=4)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--bench-prompts", type=int, default=3, help="prompts per domain in the speed benchmark")
+    parser.add_argument("--parts", default="load,cost,acceptance,bench,samples")
+    parser.add_argument("--out", type=Path, default=SMOL_DIR / "eval.json")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    parts = args.parts.split(",")
+    report = json.loads(args.out.read_text()) if args.out.exists() else {}
+    report.update({"command": "python -m specdec_lite.zoo.evaluate_smol", "threads": args.threads,
+                   "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU",
+                   "torch": torch.__version__, "budgets": BUDGETS})
+
+    def save():
+        args.out.write_text(json.dumps(jsonable(report), indent=1) + "\n")
+
+    if "load" in parts:
+        report["load_seconds"] = round(load_seconds(), 2)
+    pair = load_pair("smol", device="cpu")
+    report["parameters"] = {"target": pair.target.num_parameters(), "draft": pair.draft.num_parameters()}
+    if "cost" in parts:
+        report["cost"] = cost_coefficient(pair.draft, pair.target, context=64, repeats=50)
+        save()
+    if "acceptance" in parts:
+        report["acceptance"] = acceptance(pair, args.gamma, args.new_tokens)
+        report["acceptance"]["gamma"] = args.gamma
+        save()
+    if "bench" in parts:
+        ids = [pair.encode(p.prompt) for d in DOMAINS
+               for p in load_prompts(domain=d, prompt_set=pair.prompt_set)[: args.bench_prompts]]
+        config = BenchConfig(max_new_tokens=args.new_tokens, gamma=args.gamma, repeats=2, gammas=(2, 3, 4, 5, 6),
+                             sweep_repeats=2)
+        report["bench"] = run_bench(pair.draft, pair.target, ids, config, sweep=True, progress=True).to_dict()
+        save()
+    if "samples" in parts:
+        report["samples"] = samples(pair, 160)
+    save()
+    from . import model_card_smol
+
+    model_card_smol.write(args.out.parent, report)
+
+
+if __name__ == "__main__":
+    main()
