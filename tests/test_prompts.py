@@ -8,24 +8,42 @@ import pytest
 from specdec_lite.prompts import DOMAINS, Prompt, load_prompts
 
 
-def test_shipped_set_has_50_prompts_per_domain():
-    prompts = load_prompts()
+@pytest.mark.parametrize("prompt_set", ["chat", "tiny"])
+def test_shipped_sets_have_50_prompts_per_domain(prompt_set):
+    prompts = load_prompts(prompt_set=prompt_set)
     assert len(prompts) == 200
     assert Counter(p.domain for p in prompts) == {d: 50 for d in DOMAINS}
     assert len({p.id for p in prompts}) == 200
     assert all(isinstance(p, Prompt) and p.prompt.strip() for p in prompts)
+    assert len({p.prompt for p in prompts}) == 200
 
 
-def test_prompts_are_distinct_texts():
-    texts = [p.prompt for p in load_prompts()]
-    assert len(set(texts)) == len(texts)
+def test_chat_set_names_its_sources():
+    """Code requests are 50 distinct HumanEval problems; math, logic and chat are the course's own."""
+    prompts = load_prompts()
+    code = [p for p in prompts if p.domain == "code"]
+    assert all(p.source.startswith("HumanEval/") and "```python" in p.prompt for p in code)
+    assert len({p.source for p in code}) == 50
+    assert all(p.source == "course-written" for p in prompts if p.domain != "code")
 
 
-def test_prompts_use_the_corpus_formats():
+def test_chat_set_is_disjoint_from_the_draft_training_instructions():
+    from specdec_lite.zoo.instructions import training_instructions
+
+    training = {r["prompt"] for r in training_instructions(per_domain=800, seed=0)}
+    assert not training & {p.prompt for p in load_prompts()}
+
+
+def test_tiny_prompts_use_the_corpus_formats():
     cues = {"math": "Solution:", "logic": "Reasoning:", "chat": "Assistant:"}
     for domain, cue in cues.items():
-        assert all(p.prompt.endswith(cue) for p in load_prompts(domain))
-    assert all(p.prompt.startswith("def ") for p in load_prompts("code"))
+        assert all(p.prompt.endswith(cue) for p in load_prompts(domain, prompt_set="tiny"))
+    assert all(p.prompt.startswith("def ") for p in load_prompts("code", prompt_set="tiny"))
+
+
+def test_unknown_prompt_set_names_the_shipped_ones():
+    with pytest.raises(ValueError, match="chat, tiny"):
+        load_prompts(prompt_set="huge")
 
 
 def test_domain_filter():

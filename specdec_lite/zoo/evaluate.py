@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     report["perplexity"] = held_out_perplexity(tokenizer, target, draft, log["seed"], log["chars_per_domain"])
     print(json.dumps(report["perplexity"]), flush=True)
 
-    prompts = [p for d in DOMAINS for p in load_prompts(d)[: args.per_domain]]
+    prompts = [p for d in DOMAINS for p in load_prompts(d, prompt_set="tiny")[: args.per_domain]]
     report["acceptance"], report["samples"] = acceptance(tokenizer, target, draft, prompts, args.gamma, args.new_tokens)
     report["acceptance"]["gamma"] = args.gamma
     print(json.dumps(report["acceptance"]), flush=True)
