@@ -72,7 +72,7 @@ __all__ = [
     "load_frame",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: acceptance per tree level is the headline; predictors fit per-level outcomes
 
 # Published figures of the study (arXiv 2604.14682: TinyLlama-1.1B drafting for Llama-2-7B-Chat-GPTQ,
 # tree depth 3, branching 2, greedy, 200 prompts). Only the figures the paper states are kept here.

@@ -131,7 +131,7 @@ def test_study_json_schema(checkpoints, capsys, tmp_path):
     assert code == 0, err
     report = json.loads(out)
     check(report, STUDY)
-    assert report["schema_version"] == 1 and report["kind"] == "study"
+    assert report["schema_version"] == 2 and report["kind"] == "study"
     check(report["config"], STUDY_CONFIG)
     check(report["totals"], STUDY_TOTALS)
     for row in report["domains"]:
