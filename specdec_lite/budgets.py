@@ -1,0 +1,164 @@
+"""Domain-aware speculation: choose each domain's draft and gamma from what was measured on it, then check.
+
+The theory (:mod:`specdec_lite.theory`) says how many tokens to draft from ``alpha`` and ``c``; the study
+shows that ``alpha`` depends on the task. So a server that knows a request's domain could draft more
+where the draft is good and less where it is not, or use another draft altogether. Done honestly:
+
+1. **fit** - on half of each domain's prompts (:func:`split_prompts`, seeded), decode once with every
+   candidate drafter at gamma ``probe_gamma`` and estimate each domain's ``alpha`` per drafter
+   (:func:`~specdec_lite.theory.alpha_from_nodes`); measure each drafter's step cost and the target's
+   verification cost for ``g + 1`` tokens;
+2. **choose** - for each domain the (drafter, gamma) with the best predicted speed-up
+   ``E[tokens](alpha, g) T_target(1) / (g T_draft + T_target(g + 1))`` (verification priced at its
+   measured cost); the *fixed* policy is the single (drafter, gamma) best on all fit prompts pooled;
+3. **measure** - on the other half, time the target alone, the fixed policy and the per-domain policy,
+   interleaved, and report the median speed-up per domain and overall, however small the difference.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .autoregressive import autoregressive_generate
+from .bench import _paired_ratio, step_time, time_decoders
+from .lookup import PromptLookup
+from .models import model_device
+from .prompts import DOMAINS
+from .speculative import speculative_generate
+from .theory import alpha_from_nodes, expected_tokens_per_call
+
+__all__ = ["split_prompts", "predicted_speedup", "choose", "BudgetResult", "fit_and_measure"]
+
+
+def split_prompts(prompts: list, seed: int = 0) -> tuple[list, list]:
+    """Half of each domain's prompts to fit on and the other half to measure on (seeded shuffle per domain)."""
+    fit, held_out = [], []
+    for domain in DOMAINS:
+        of_domain = [p for p in prompts if p.domain == domain]
+        random.Random(f"{seed}-{domain}").shuffle(of_domain)
+        half = len(of_domain) // 2
+        fit += of_domain[:half]
+        held_out += of_domain[half:]
+    return fit, held_out
+
+
+def predicted_speedup(alpha: float, gamma: int, draft_step: float, target_step: float, verify_step: float) -> float:
+    """Expected tokens per call over the step's cost, in target steps: ``E[tokens] T_t(1) / (g T_d + T_t(g+1))``."""
+    return expected_tokens_per_call(alpha, gamma) * target_step / (gamma * draft_step + verify_step)
+
+
+def choose(alphas: pd.DataFrame, costs: dict, verify: dict[int, float], gammas: tuple[int, ...]) -> pd.DataFrame:
+    """The predicted speed-up of every (domain, drafter, gamma); ``alphas`` has columns domain, drafter, alpha.
+
+    ``costs[drafter]`` is its step time in seconds, ``costs["target"]`` the target's one-token step, and
+    ``verify[g]`` the target's time for ``g + 1`` tokens. A drafter with no tested token in a domain
+    (``alpha`` NaN: prompt lookup that never found a match) is left out there.
+    """
+    rows = [{"domain": row.domain, "drafter": row.drafter, "gamma": g, "alpha": row.alpha,
+             "predicted_speedup": predicted_speedup(row.alpha, g, costs[row.drafter], costs["target"], verify[g])}
+            for row in alphas.dropna(subset=["alpha"]).itertuples() for g in gammas]
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class BudgetResult:
+    """What was fitted and measured; ``policies`` maps a policy name to ``{domain: (drafter, gamma)}``."""
+
+    alphas: pd.DataFrame
+    predictions: pd.DataFrame
+    policies: dict
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    costs: dict = field(default_factory=dict)
+
+
+def _pooled_alpha(frames: list[pd.DataFrame]) -> float:
+    return alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
+
+
+def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gamma: int = 4, max_new_tokens: int = 64,
+                    repeats: int = 1, seed: int = 0, lookup: PromptLookup | None = None,
+                    progress: bool = False) -> BudgetResult:
+    """Fit per-domain and fixed policies on half of ``prompts``, and time them on the other half (greedy)."""
+    drafters = {"draft": pair.draft, "lookup": lookup or PromptLookup(vocab_size=pair.target.config.vocab_size)}
+    fit, held_out = split_prompts(prompts, seed)
+    eos, target = pair.eos_token_id, pair.target
+    # 1. fit: alpha per domain and drafter, from one decode of every fit prompt at probe_gamma
+    frames: dict[tuple[str, str], list] = {}
+    for i, prompt in enumerate(tqdm(fit, desc="fit", disable=not progress, leave=False)):
+        ids = pair.encode(prompt.prompt)
+        for name, drafter in drafters.items():
+            result = speculative_generate(drafter, target, ids, max_new_tokens, gamma=probe_gamma, eos_token_id=eos)
+            frames.setdefault((prompt.domain, name), []).append(result.nodes_frame().assign(prompt=i))
+    alphas = pd.DataFrame([{"domain": d, "drafter": n, "alpha": _pooled_alpha(f)} for (d, n), f in frames.items()])
+    pooled = pd.DataFrame([{"domain": "all", "drafter": n, "alpha": _pooled_alpha(
+        [f for (d, m), fs in frames.items() if m == n for f in fs])} for n in drafters])
+    # 2. costs and choices
+    costs = {"target": step_time(target), "draft": step_time(pair.draft), "lookup": _lookup_step(drafters["lookup"])}
+    verify = {g: step_time(target, tokens=g + 1) for g in gammas}
+    predictions = choose(pd.concat([alphas, pooled], ignore_index=True), costs, verify, gammas)
+    best = predictions.loc[predictions.groupby("domain")["predicted_speedup"].idxmax()].set_index("domain")
+    fixed_model = predictions[(predictions["domain"] == "all") & (predictions["drafter"] == "draft")]
+    fixed_gamma = int(fixed_model.loc[fixed_model["predicted_speedup"].idxmax(), "gamma"])
+    model_only = predictions[predictions["drafter"] == "draft"]
+    model_best = model_only.loc[model_only.groupby("domain")["predicted_speedup"].idxmax()].set_index("domain")
+    domains = [d for d in DOMAINS if d in set(alphas["domain"])]
+    policies = {
+        "fixed": {d: ("draft", fixed_gamma) for d in domains},
+        "domain_gamma": {d: ("draft", int(model_best.loc[d, "gamma"])) for d in domains},
+        "domain_drafter": {d: (best.loc[d, "drafter"], int(best.loc[d, "gamma"])) for d in domains},
+    }
+    # 3. measure on the held-out half, interleaved with the target alone
+    runners = {"target": lambda p: _tokens(autoregressive_generate(target, pair.encode(p.prompt), max_new_tokens,
+                                                                   eos_token_id=eos))}
+    for name, policy in policies.items():
+        runners[name] = (lambda policy: lambda p: _tokens(speculative_generate(
+            drafters[policy[p.domain][0]], target, pair.encode(p.prompt), max_new_tokens,
+            gamma=policy[p.domain][1], eos_token_id=eos)))(policy)
+    runs, last = time_decoders(runners, held_out, repeats=repeats, warmup=0, device=model_device(target),
+                               progress=progress)
+    runs["domain"] = [held_out[i].domain for i in runs["prompt"]]
+    reference = [tokens for tokens, _ in last["target"]]
+    for name in policies:  # greedy: every policy must reproduce the target's own output
+        if not all(torch.equal(t.cpu(), r.cpu()) for (t, _), r in zip(last[name], reference)):
+            raise RuntimeError(f"policy {name!r} changed the greedy output: speculative decoding is broken.")
+    return BudgetResult(alphas, predictions, policies, runs, _summary(runs, policies), costs | {"verify": verify})
+
+
+def _tokens(result):
+    return result.tokens, result
+
+
+def _lookup_step(lookup: PromptLookup, length: int = 200, repeats: int = 20) -> float:
+    """Median seconds of one lookup proposal of 4 tokens over a ``length``-token sequence."""
+    import time
+
+    sequence = list(np.random.default_rng(0).integers(0, 1000, length))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        lookup.draft(sequence, 4)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _summary(runs: pd.DataFrame, policies: dict) -> pd.DataFrame:
+    """Median speed-up over the target alone per policy, per domain and overall."""
+    rows = []
+    for domain in [*sorted(set(runs["domain"]), key=DOMAINS.index), "all"]:
+        part = runs if domain == "all" else runs[runs["domain"] == domain]
+        row = {"domain": domain}
+        for name in policies:
+            ratio = _paired_ratio(part, name, "target")
+            row[f"{name}_speedup"] = float(ratio.median())
+            if domain != "all":
+                drafter, gamma = policies[name][domain]
+                row[f"{name}_choice"] = f"{drafter}, gamma {gamma}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,65 @@
+"""Domain-aware budgets: the split, the prediction and the choice, and one fit-and-measure run on a random pair."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from specdec_lite.budgets import choose, fit_and_measure, predicted_speedup, split_prompts
+from specdec_lite.prompts import DOMAINS
+from specdec_lite.theory import expected_tokens_per_call
+
+from conftest import make_llama, noisy_copy
+
+
+def _prompts(per_domain=4, vocab=64):
+    g = torch.Generator().manual_seed(0)
+    return [SimpleNamespace(id=f"{d}-{i}", domain=d, prompt=torch.randint(vocab, (6,), generator=g).tolist())
+            for d in DOMAINS for i in range(per_domain)]
+
+
+def test_split_is_half_of_each_domain_disjoint_and_seeded():
+    prompts = _prompts(per_domain=5)
+    fit, held_out = split_prompts(prompts, seed=3)
+    assert {p.id for p in fit}.isdisjoint(p.id for p in held_out)
+    assert len(fit) + len(held_out) == len(prompts)
+    for d in DOMAINS:
+        assert sum(p.domain == d for p in fit) == 2 and sum(p.domain == d for p in held_out) == 3
+    assert [p.id for p in split_prompts(prompts, seed=3)[0]] == [p.id for p in fit]
+
+
+def test_predicted_speedup_prices_verification():
+    # with verification priced like one step this is Leviathan et al.'s formula
+    alpha, gamma, c = 0.7, 4, 0.1
+    assert predicted_speedup(alpha, gamma, c, 1.0, 1.0) == pytest.approx(
+        expected_tokens_per_call(alpha, gamma) / (gamma * c + 1))
+    assert predicted_speedup(alpha, gamma, c, 1.0, 1.6) < predicted_speedup(alpha, gamma, c, 1.0, 1.0)
+
+
+def test_choose_prefers_long_drafts_only_where_acceptance_is_high():
+    alphas = pd.DataFrame([{"domain": "chat", "drafter": "draft", "alpha": 0.9},
+                           {"domain": "math", "drafter": "draft", "alpha": 0.3}])
+    costs, verify = {"target": 1.0, "draft": 0.1}, {g: 1.0 + 0.1 * g for g in range(1, 9)}
+    table = choose(alphas, costs, verify, tuple(range(1, 9)))
+    best = table.loc[table.groupby("domain")["predicted_speedup"].idxmax()].set_index("domain")["gamma"]
+    assert best["chat"] > best["math"]
+
+
+def _pair(vocab=64):
+    target = make_llama(0, vocab=vocab, hidden=32, layers=2, init=0.4)
+    draft = noisy_copy(target, 0.3, seed=1)
+    return SimpleNamespace(draft=draft, target=target, eos_token_id=None,
+                           encode=lambda ids: torch.tensor(ids, dtype=torch.long))
+
+
+@pytest.mark.slow
+def test_fit_and_measure_runs_and_keeps_outputs_exact():
+    pair = _pair()
+    result = fit_and_measure(pair, _prompts(per_domain=2), gammas=(1, 2, 4), max_new_tokens=12)
+    assert set(result.policies) == {"fixed", "domain_gamma", "domain_drafter"}
+    assert list(result.summary["domain"]) == [*DOMAINS, "all"]
+    assert (result.summary["fixed_speedup"] > 0).all()
+    assert set(result.alphas["drafter"]) == {"draft", "lookup"}
