@@ -79,7 +79,9 @@ class BudgetResult:
 
 
 def _pooled_alpha(frames: list[pd.DataFrame]) -> float:
-    return alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
+    """alpha over several generations' node frames; NaN when none drafted anything (lookup found no match)."""
+    frames = [f for f in frames if not f.empty]
+    return alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step")) if frames else float("nan")
 
 
 def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gamma: int = 4, max_new_tokens: int = 64,
