@@ -18,6 +18,7 @@ where the draft is good and less where it is not, or use another draft altogethe
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
-from .bench import _paired_ratio, step_time, time_decoders
+from .bench import _paired_ratio, _tokens, step_time, time_decoders
 from .lookup import PromptLookup
 from .models import model_device
 from .prompts import DOMAINS
@@ -133,14 +134,8 @@ def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gam
     return BudgetResult(alphas, predictions, policies, runs, _summary(runs, policies), costs | {"verify": verify})
 
 
-def _tokens(result):
-    return result.tokens, result
-
-
 def _lookup_step(lookup: PromptLookup, length: int = 200, repeats: int = 20) -> float:
     """Median seconds of one lookup proposal of 4 tokens over a ``length``-token sequence."""
-    import time
-
     sequence = list(np.random.default_rng(0).integers(0, 1000, length))
     times = []
     for _ in range(repeats):
