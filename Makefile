@@ -3,6 +3,7 @@
 #   make test   set up .venv if needed, then run the whole test suite (slow tests included)
 #   make test-fast  only the fast tests (what a plain `pytest` runs)
 #   make setup  only build the pinned environment in .venv
+#   make release  regenerate the student notebooks (lessons/, quizzes/) from solutions/ with nbgrader
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast clean
+.PHONY: setup lab test test-fast release clean
 
 setup: $(STAMP)
 
@@ -34,6 +35,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+# Student versions: solutions/<assignment>/ -> lessons/<assignment>/ (quizzes/ for quiz*/final*), deterministic;
+# tests/test_notebooks.py fails when the committed ones drift from what this writes.
+release: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/release.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -277,3 +277,68 @@ def step_through(result, tokenizer, start: int = 0):
 
 # --- Lessons 3 and 4 ---
 # Helpers for solutions/03_*/ and solutions/04_*/ go below this line (append only).
+
+import dataclasses  # noqa: E402  (kept inside this section, which the lessons 3 and 4 own)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChiSquare:
+    """The result of :func:`chi_square_test`: Pearson's statistic, its degrees of freedom, the p-value, the cells used."""
+
+    statistic: float
+    dof: int
+    pvalue: float
+    cells: int
+
+
+def chi_square_test(samples, probs, *, min_expected: float = 5.0) -> ChiSquare:
+    """Pearson's chi-square test of integer ``samples`` (token ids) against the distribution ``probs``.
+
+    With ``N`` samples, cell ``k`` is expected to hold ``E_k = N probs[k]`` of them and holds ``O_k``; the
+    statistic is ``sum_k (O_k - E_k)^2 / E_k``, which under the hypothesis "the samples come from ``probs``"
+    follows a chi-square law with (cells - 1) degrees of freedom. The approximation needs a few expected
+    samples per cell, so every outcome with ``E_k < min_expected`` is pooled into one extra cell. A sample
+    that ``probs`` gives probability 0 makes the statistic infinite and the p-value 0.
+    """
+    from scipy import stats
+
+    samples = np.asarray(samples, dtype=np.int64).ravel()
+    probs = np.asarray(torch.as_tensor(probs, dtype=torch.float64).cpu(), dtype=np.float64).ravel()
+    n = len(samples)
+    if n == 0:
+        raise ValueError("no samples to test.")
+    if samples.min() < 0 or samples.max() >= len(probs):
+        raise ValueError(f"samples must be token ids in 0 .. {len(probs) - 1}.")
+    observed = np.bincount(samples, minlength=len(probs)).astype(np.float64)
+    expected = n * probs / probs.sum()
+    if np.any(observed[expected == 0] > 0):
+        return ChiSquare(float("inf"), 0, 0.0, 0)
+    big = expected >= min_expected
+    obs, exp = list(observed[big]), list(expected[big])
+    if expected[~big].sum() > 0:
+        obs.append(observed[~big].sum())
+        exp.append(expected[~big].sum())
+    if len(obs) < 2:
+        raise ValueError("fewer than two cells with enough expected samples: draw more samples.")
+    obs, exp = np.array(obs), np.array(exp)
+    result = stats.chisquare(obs, exp * obs.sum() / exp.sum())
+    return ChiSquare(float(result.statistic), len(obs) - 1, float(result.pvalue), len(obs))
+
+
+__all__ += ["ChiSquare", "chi_square_test"]
+
+
+def format_pvalue(pvalue: float) -> str:
+    """A p-value for prose and tables: two significant digits, or "< 1e-300" where it underflows to 0."""
+    return "< 1e-300" if pvalue < 1e-300 else f"{pvalue:.2g}"
+
+
+__all__ += ["format_pvalue"]
+
+
+def random_parents(n: int, generator: torch.Generator) -> list[int]:
+    """The parent indices of a random tree of ``n`` nodes: node ``i``'s parent is uniform over -1 (the root) .. i - 1."""
+    return [int(torch.randint(-1, i, (), generator=generator)) if i > 0 else -1 for i in range(n)]
+
+
+__all__ += ["random_parents"]

@@ -1,0 +1,320 @@
+"""The course's notebooks: every notebook under ``solutions/`` and its generated student version.
+
+Fast checks (metadata, no outputs, no leaked answers, no drift between ``solutions/`` and the generated
+``lessons/`` and ``quizzes/``) run on every ``pytest``. The executing checks are marked ``slow``: each
+notebook version runs exactly once, through nbgrader's own ``Validator`` (which executes it headless with
+nbclient, in the notebook's folder, with the course's ``nbgrader_config.py``), and every test of that
+version reads the same execution from a module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# nbgrader's gradebook module trips a SQLAlchemy deprecation notice on import; it is not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:User-placed attribute:DeprecationWarning")
+
+
+def _load_release():
+    spec = importlib.util.spec_from_file_location("course_release", ROOT / "tools" / "release.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+release = _load_release()
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+NOTEBOOK_FOLDERS = ("solutions", "lessons", "quizzes")
+COMMITTED = sorted(
+    path
+    for folder in NOTEBOOK_FOLDERS
+    for path in (ROOT / folder).rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in path.parts
+)
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _is_test_cell(cell) -> bool:
+    meta = _nbgrader(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+# --- Fast checks ---------------------------------------------------------------------------------------
+
+
+def test_there_are_notebooks():
+    assert SOLUTIONS, "no notebooks under solutions/"
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=_rel)
+def test_committed_notebooks_carry_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, cell in enumerate(nb.cells)
+             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, f"{_rel(path)}: cells {dirty} carry outputs or execution counts; run `make release`, which strips them"
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=_rel)
+def test_kernelspec_is_python3(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{_rel(path)}: the kernel must be python3"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_rel)
+def test_nbgrader_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    graded = [cell for cell in nb.cells if _nbgrader(cell)]
+    ids = [_nbgrader(cell).get("grade_id") for cell in graded]
+    assert all(ids), f"{_rel(path)}: every nbgrader cell needs a grade_id"
+    assert len(ids) == len(set(ids)), f"{_rel(path)}: grade_ids repeat"
+    assert all(_nbgrader(cell).get("schema_version") == 3 for cell in graded)
+    tests = [cell for cell in nb.cells if _is_test_cell(cell)]
+    assert tests, f"{_rel(path)}: no autograded test cell"
+    for cell in tests:
+        meta = _nbgrader(cell)
+        assert meta.get("locked") and meta.get("points", 0) > 0, f"{meta['grade_id']}: test cells are locked and score points"
+    assert any(_nbgrader(cell).get("solution") for cell in nb.cells), f"{_rel(path)}: no answer cell"
+
+
+def test_student_versions_leak_no_answers():
+    """No solution or hidden-test markers in any file of a generated assignment folder."""
+    leaks = []
+    for folder in release.RELEASE_FOLDERS:
+        for path in (ROOT / folder).glob("*/**/*"):
+            if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                leaks += [f"{_rel(path)}: {marker}" for marker in MARKERS if marker in text]
+    assert not leaks, "solution or hidden-test markers in student versions:\n" + "\n".join(leaks)
+
+
+def test_release_folders():
+    assert release.release_folder("00_setup") == "lessons"
+    assert release.release_folder("quiz_1") == "quizzes"
+    assert release.release_folder("final_exam") == "quizzes"
+    assert release.released_path(ROOT / "solutions" / "quiz_2" / "q.ipynb") == ROOT / "quizzes" / "quiz_2" / "q.ipynb"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts
+    }
+
+
+def test_student_versions_match_solutions(tmp_path):
+    """No drift: regenerating every student version gives, byte for byte, what is committed."""
+    subprocess.run([sys.executable, str(ROOT / "tools" / "release.py"), "--out", str(tmp_path), "--no-db", "--quiet"],
+                   check=True, cwd=ROOT)
+    names = release.assignments()
+    for name in names:
+        folder = release.release_folder(name)
+        fresh, committed = _files(tmp_path / folder / name), _files(ROOT / folder / name)
+        assert fresh.keys() == committed.keys(), f"{folder}/{name} differs from its source in files; run `make release`"
+        changed = [file for file in fresh if fresh[file] != committed[file]]
+        assert not changed, f"{folder}/{name}: {changed} differ from what solutions/ generates; run `make release`"
+    for folder in release.RELEASE_FOLDERS:
+        stale = [child.name for child in (ROOT / folder).iterdir()
+                 if child.is_dir() and any(child.glob("*.ipynb")) and child.name not in names]
+        assert not stale, f"{folder}/ holds {stale}, which have no source in solutions/; run `make release`"
+
+
+def test_release_is_deterministic(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        release.release(out, db=False, verbose=False)
+    assert _files(first) == _files(second)
+
+
+# --- Executing every notebook version once -------------------------------------------------------------
+
+
+@dataclass
+class Execution:
+    """One run of a notebook through nbgrader's Validator: its verdict and the executed notebook."""
+
+    path: Path
+    results: dict
+    notebook: nbformat.NotebookNode | None
+
+
+def _validate(path: Path, invert: bool) -> Execution:
+    from nbgrader.validator import Validator
+    from traitlets.config.loader import PyFileConfigLoader
+
+    class RecordingValidator(Validator):
+        executed = None
+
+        def _preprocess(self, nb):
+            nb = super()._preprocess(nb)
+            self.executed = nb
+            return nb
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    config.Validator.invert = invert
+    config.Execute.kernel_name = "python3"
+    validator = RecordingValidator(config=config)
+    results = validator.validate(str(path))
+    return Execution(path, results, validator.executed)
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """``executed(path, invert)``: the Execution of ``path``, run on first use and shared afterwards."""
+    cache: dict[tuple[Path, bool], Execution] = {}
+
+    def run(path: Path, invert: bool) -> Execution:
+        if (path, invert) not in cache:
+            cache[(path, invert)] = _validate(path, invert)
+        return cache[(path, invert)]
+
+    return run
+
+
+def _errors(nb) -> list[tuple[int, object]]:
+    return [(i, out) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+def _describe(i: int, cell, out) -> str:
+    trace = "\n".join(out.get("traceback", []))[-3000:]
+    return f"cell {i} ({_nbgrader(cell).get('grade_id', cell.get('id'))}): {out.ename}: {out.evalue}\n{trace}"
+
+
+def _from_stub(out) -> bool:
+    """An error raised by an exercise stub, directly or from a cell that called one."""
+    return out.ename == "NotImplementedError" or any("NotImplementedError" in line for line in out.get("traceback", []))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+def test_solution_runs_without_errors(solution, executed):
+    run = executed(solution, False)
+    assert run.notebook is not None, f"cell types changed: {run.results}"
+    errors = _errors(run.notebook)
+    assert not errors, "\n\n".join(_describe(i, run.notebook.cells[i], out) for i, out in errors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+def test_solution_passes_nbgrader_validation(solution, executed):
+    results = executed(solution, False).results
+    problems = {key: value for key, value in results.items() if key in ("failed", "changed", "type_changed")}
+    assert not problems, f"nbgrader's Validator rejects {_rel(solution)}: {problems}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+def test_solution_graded_cells_write_nothing_to_stderr(solution, executed):
+    nb = executed(solution, False).notebook
+    noisy = [
+        f"{_nbgrader(cell)['grade_id']}: {out.text[:300]!r}"
+        for cell in nb.cells if _is_test_cell(cell)
+        for out in cell.outputs if out.output_type == "stream" and out.name == "stderr"
+    ]
+    assert not noisy, "graded cells wrote to stderr (nbgrader scores such a cell 0):\n" + "\n".join(noisy)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+def test_student_version_fails_only_at_the_stubs(solution, executed):
+    student = release.released_path(solution)
+    run = executed(student, True)
+    assert run.notebook is not None, f"cell types changed: {run.results}"
+    errors = _errors(run.notebook)
+    assert errors, f"{_rel(student)} ran without any error: are its exercises stubbed?"
+    other = [(i, out) for i, out in errors if not _from_stub(out)]
+    assert not other, "errors other than the exercise stubs' NotImplementedError:\n\n" + "\n\n".join(
+        _describe(i, run.notebook.cells[i], out) for i, out in other)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+def test_student_version_fails_nbgrader_validation(solution, executed):
+    student = release.released_path(solution)
+    results = executed(student, True).results
+    assert "passed" not in results, f"graded cells of {_rel(student)} pass with the stubs: {results['passed']}"
+    assert not {"changed", "type_changed"} & results.keys(), f"{_rel(student)}: {results}"
+
+
+# --- Notebook helpers ------------------------------------------------------------------------------------
+
+
+def test_check_raises_the_teaching_message():
+    from specdec_lite.notebook import check
+
+    check(True, "never shown")
+    with pytest.raises(AssertionError, match="clamp before normalising"):
+        check(False, "your residual has negative entries: clamp before normalising")
+
+
+@pytest.fixture(scope="module")
+def tiny_generation():
+    from specdec_lite import load_pair, speculative_generate
+
+    pair = load_pair("tiny")
+    prompt = pair.encode("User: What is a rainbow?\nAssistant:")
+    return pair, speculative_generate(pair.draft, pair.target, prompt, 24, gamma=4)
+
+
+def test_record_calls_counts_fed_tokens(tiny_generation):
+    from specdec_lite.models import forward, new_cache
+    from specdec_lite.notebook import record_calls
+
+    pair, _ = tiny_generation
+    import torch
+
+    with record_calls(pair.target) as fed:
+        cache = new_cache()
+        forward(pair.target, torch.tensor([5, 6, 7]), cache)
+        forward(pair.target, torch.tensor([8]), cache)
+    assert fed == [3, 1]
+
+
+def test_step_html_marks_accepted_rejected_and_target_tokens(tiny_generation):
+    from specdec_lite.notebook import step_html
+
+    pair, result = tiny_generation
+    for index, step in enumerate(result.steps):
+        page = step_html(result, pair.tokenizer, index)
+        assert f'data-step="{index}"' in page
+        assert page.count('class="specdec-accepted"') == step.accepted
+        assert page.count('class="specdec-rejected"') == step.drafted - step.accepted
+        assert page.count('class="specdec-target"') == step.emitted - step.accepted
+    with pytest.raises(ValueError, match="does not exist"):
+        step_html(result, pair.tokenizer, len(result.steps))
+
+
+def test_step_through_widget_follows_its_buttons(tiny_generation):
+    from specdec_lite.notebook import step_through
+
+    pair, result = tiny_generation
+    box = step_through(result, pair.tokenizer)
+    (previous, slider, following), view = box.children[0].children, box.children[1]
+    assert (previous.description, following.description, slider.description) == ("Previous step", "Next step", "Step")
+    assert "specdec-step-through" in box._dom_classes and "specdec-step-view" in view._dom_classes
+    assert 'data-step="0"' in view.value and previous.disabled
+    following.click()
+    following.click()
+    assert 'data-step="2"' in view.value and slider.value == 3
+    previous.click()
+    assert 'data-step="1"' in view.value
+    slider.value = slider.max
+    assert following.disabled and f'data-step="{len(result.steps) - 1}"' in view.value
