@@ -7,6 +7,8 @@ imports it as ``from specdec_lite import notebook as nb``.
 * Set-up: :func:`setup` (seeds, quiet warnings, the device), :func:`versions`.
 * Self-checks in test cells: :func:`check` raises an ``AssertionError`` whose message teaches (it says
   what went wrong in words, never the expected value); :func:`record_calls` lists what a model was fed.
+* Committed results: :func:`results_path` finds a file under the repository's ``results/`` folder, where
+  measurements too slow for a lesson's 3 minutes are kept (each with the command that regenerates it).
 * Display: :func:`show_markdown` (prose built from measured numbers), :func:`token_html`.
 * Widgets: :func:`step_through`, the step-through visualiser of a speculative generation, built on the
   pure function :func:`step_html`. Its controls carry stable descriptions and CSS classes for browser
@@ -27,6 +29,7 @@ import logging
 import platform
 import random
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +38,7 @@ __all__ = [
     "setup",
     "versions",
     "check",
+    "results_path",
     "record_calls",
     "show_markdown",
     "token_html",
@@ -88,6 +92,27 @@ def versions() -> dict[str, str]:
         "specdec_lite": __version__,
         "device": device,
     }
+
+
+# --- Committed results --------------------------------------------------------------------------------
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def results_path(*parts: str) -> Path:
+    """The path of a committed result, ``results/<parts...>`` in the course's repository.
+
+    Raises ``FileNotFoundError`` naming the file and how to get it back when it is missing (the package
+    was installed without the repository, or the file was deleted).
+    """
+    path = RESULTS.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: the lessons' committed results live in the course repository's results/ folder. "
+            "Run the lesson from a clone of the course (`git checkout -- results/` restores a deleted file), "
+            "or run the cell that regenerates it."
+        )
+    return path
 
 
 # --- Self-checks ----------------------------------------------------------------------------------------
