@@ -292,25 +292,29 @@ def gamma_sweep(
     max_new_tokens: int,
     repeats: int = 2,
     warmup: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Measured against predicted speed-up for chain speculation at each ``gamma``.
 
-    The target alone and every ``gamma`` are timed interleaved (:func:`time_decoders`); ``alpha`` for a
+    The target alone and every ``gamma`` are timed interleaved (:func:`time_decoders`), all at
+    ``temperature`` (every run of a decoder on a prompt sampled with the same ``seed``); ``alpha`` for a
     ``gamma`` comes from the node records of its last round, and the prediction is
     ``expected_speedup(alpha, gamma, c)``. That formula prices the verification pass like a one-token
     step; ``predicted_speedup_verify`` replaces it by the measured time of a ``gamma + 1``-token target
     pass, ``E[tokens] T_target(1) / (gamma T_draft(1) + T_target(gamma + 1))``, with the step times of
-    ``cost`` (:func:`cost_coefficient`). Columns: ``gamma, alpha, measured_speedup,
-    measured_speedup_iqr, predicted_speedup, predicted_speedup_verify, measured_tokens_per_call,
-    predicted_tokens_per_call``.
+    ``cost`` (:func:`cost_coefficient`); ``verify_ratio`` is ``T_target(gamma + 1) / T_target(1)``.
+    Columns: ``gamma, alpha, measured_speedup, measured_speedup_iqr, predicted_speedup,
+    predicted_speedup_verify, verify_ratio, measured_tokens_per_call, predicted_tokens_per_call``.
     """
     c = cost["c"]
     eos = _eos(target)
-    runners = {"target": lambda ids: _tokens(autoregressive_generate(target, ids, max_new_tokens, eos_token_id=eos))}
+    runners = {"target": lambda ids: _tokens(autoregressive_generate(
+        target, ids, max_new_tokens, temperature=temperature, seed=seed, eos_token_id=eos))}
     for g in gammas:
-        runners[f"gamma={g}"] = (lambda g: lambda ids: _tokens(
-            speculative_generate(draft, target, ids, max_new_tokens, gamma=g, eos_token_id=eos)))(g)
+        runners[f"gamma={g}"] = (lambda g: lambda ids: _tokens(speculative_generate(
+            draft, target, ids, max_new_tokens, gamma=g, temperature=temperature, seed=seed, eos_token_id=eos)))(g)
     runs, last = time_decoders(runners, prompts, repeats=repeats, warmup=warmup,
                                device=model_device(target), progress=progress)
     rows = []
@@ -320,15 +324,15 @@ def gamma_sweep(
         frames = [r.nodes_frame().assign(prompt=i) for i, r in enumerate(results)]
         alpha = alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
         speedup = _paired_ratio(runs, name, "target")
-        verify = step_time(target, cost["context"], cost["repeats"], tokens=g + 1)
+        verify = step_time(target, cost["context"], cost["repeats"], tokens=g + 1) / cost["target_step_s"]
         rows.append({
             "gamma": g,
             "alpha": alpha,
             "measured_speedup": float(speedup.median()),
             "measured_speedup_iqr": float(iqr(speedup)),
             "predicted_speedup": expected_speedup(alpha, g, c),
-            "predicted_speedup_verify": expected_tokens_per_call(alpha, g) * cost["target_step_s"]
-            / (g * cost["draft_step_s"] + verify),
+            "predicted_speedup_verify": expected_speedup(alpha, g, c, verify=verify),
+            "verify_ratio": verify,
             "measured_tokens_per_call": sum(len(r.tokens) for r in results) / sum(r.target_calls for r in results),
             "predicted_tokens_per_call": expected_tokens_per_call(alpha, g),
         })

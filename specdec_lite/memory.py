@@ -4,7 +4,8 @@ Three quantities, each by formula and, where it can be, measured:
 
 * **weights** - bytes of a model's parameters and buffers (``numel * element_size``). The target is
   shown in float32, bfloat16 (``2`` bytes a weight) and GPTQ 4-bit, whose size is estimated from the
-  auto-gptq layout (see :func:`gptq_weight_bytes`) or measured on a loaded GPTQ checkpoint;
+  auto-gptq layout (see :func:`gptq_weight_bytes`) or measured on a loaded GPTQ checkpoint. A model
+  that is not loaded is counted from its published shape (:func:`llama_parameter_count`);
 * **KV cache** - every layer stores one key and one value vector per KV head per token:
 
       cache bytes = 2 x layers x kv_heads x head_dim x tokens x bytes per element
@@ -33,6 +34,7 @@ from .models import model_device
 __all__ = [
     "weight_bytes",
     "dtype_weight_bytes",
+    "llama_parameter_count",
     "gptq_weight_bytes",
     "kv_cache_bytes",
     "measured_cache_bytes",
@@ -52,6 +54,35 @@ def weight_bytes(model: torch.nn.Module) -> int:
 def dtype_weight_bytes(model: torch.nn.Module, dtype: torch.dtype) -> int:
     """Bytes the model's parameters would take in ``dtype``: ``numel x element size``, no copy made."""
     return sum(p.numel() for p in model.parameters()) * torch.empty((), dtype=dtype).element_size()
+
+
+def llama_parameter_count(config) -> int:
+    """Parameters of a Llama-family causal LM (Llama, TinyLlama, SmolLM2) from its shape alone.
+
+    With vocabulary ``V``, hidden size ``h``, ``L`` layers, ``n`` attention heads and ``k`` key-value
+    heads of size ``d`` (``head_dim``, default ``h / n``), and MLP width ``I`` (``intermediate_size``):
+
+        embeddings      V h
+        per layer       h n d + 2 h k d + n d h     (query, key and value, output projections)
+                        + 3 h I                     (gate, up and down projections of the SwiGLU MLP)
+                        + 2 h                       (two RMSNorm weights)
+        final norm      h
+        output layer    V h, unless ``tie_word_embeddings`` (then it reuses the embeddings)
+
+    plus the biases of the projections when ``attention_bias`` / ``mlp_bias`` are set. ``config`` is a
+    transformers config or anything with those attributes.
+    """
+    h, n_layers, heads = config.hidden_size, config.num_hidden_layers, config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or h // heads
+    width, vocab = config.intermediate_size, config.vocab_size
+    layer = h * heads * head_dim + 2 * h * kv_heads * head_dim + heads * head_dim * h + 3 * h * width + 2 * h
+    if getattr(config, "attention_bias", False):
+        layer += heads * head_dim + 2 * kv_heads * head_dim + h
+    if getattr(config, "mlp_bias", False):
+        layer += 2 * width + h
+    head = 0 if getattr(config, "tie_word_embeddings", False) else vocab * h
+    return vocab * h + n_layers * layer + h + head
 
 
 def gptq_weight_bytes(model: PreTrainedModel, bits: int = 4, group_size: int = 128) -> int:

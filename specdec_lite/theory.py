@@ -16,6 +16,15 @@ target alone pays one unit per token. The expected wall-time improvement is ther
 
 Some ``gamma`` gives a speed-up above 1 exactly when ``alpha > c``; the best ``gamma`` has no closed
 form and is found here by evaluating the formula over a range of integers.
+
+The formula prices the verification pass, which scores ``gamma + 1`` tokens in one target call, like
+a one-token step. Where that is not so (on a CPU, scoring 5 tokens costs well over one step), write
+``v = T_target(gamma + 1) / T_target(1)`` for the measured price of verification in target-step units;
+a step then costs ``gamma c + v`` units and
+
+    speed-up(alpha, gamma, c, v) = (1 - alpha^(gamma + 1)) / ((1 - alpha) (gamma c + v))
+
+(``expected_speedup(..., verify=v)``; ``v = 1`` is Leviathan et al.'s case).
 """
 
 from __future__ import annotations
@@ -46,11 +55,17 @@ def expected_tokens_per_call(alpha: float, gamma: int) -> float:
     return float((1.0 - alpha ** (gamma + 1)) / (1.0 - alpha))
 
 
-def expected_speedup(alpha: float, gamma: int, c: float) -> float:
-    """``(1 - alpha^(gamma+1)) / ((1 - alpha)(gamma c + 1))``: expected wall-time gain over the target alone."""
+def expected_speedup(alpha: float, gamma: int, c: float, verify: float = 1.0) -> float:
+    """``(1 - alpha^(gamma+1)) / ((1 - alpha)(gamma c + verify))``: expected wall-time gain over the target alone.
+
+    ``verify`` is the time of the verification pass (``gamma + 1`` tokens in one target call) over that
+    of a one-token target step; the default 1 is Leviathan et al.'s formula.
+    """
     if c < 0:
         raise ValueError(f"the cost coefficient c must be >= 0, got {c}.")
-    return expected_tokens_per_call(alpha, gamma) / (gamma * c + 1.0)
+    if verify <= 0:
+        raise ValueError(f"verify, the cost of the verification pass in target steps, must be > 0, got {verify}.")
+    return expected_tokens_per_call(alpha, gamma) / (gamma * c + verify)
 
 
 def best_gamma(alpha: float, c: float, max_gamma: int = 32) -> tuple[int, float]:

@@ -71,7 +71,7 @@ def test_speedup_figure(pair):
     draft, target = pair
     cost = cost_coefficient(draft, target, context=16, repeats=3)
     sweep = gamma_sweep(draft, target, PROMPTS[:1], (1, 2), cost, max_new_tokens=8, repeats=1, warmup=0)
-    assert (sweep["predicted_speedup_verify"] > 0).all()
+    assert (sweep["predicted_speedup_verify"] > 0).all() and (sweep["verify_ratio"] > 0).all()
     figure = speedup_plot(sweep)
     assert len(figure.axes[0].lines) >= 3
     matplotlib.pyplot.close(figure)
@@ -87,3 +87,19 @@ def test_tree_verify_cost_table():
     assert table.nodes.tolist() == [1, 4]
     assert (table.verify_ms > 0).all() and (table.ratio > 0).all()
     assert table.attrs["single_step_ms"] > 0
+
+
+def test_gamma_sweep_at_a_temperature_prices_verification(pair):
+    from specdec_lite.bench import gamma_sweep
+    from specdec_lite.theory import expected_speedup
+
+    draft, target = pair
+    cost = cost_coefficient(draft, target, context=16, repeats=3)
+    sweep = gamma_sweep(draft, target, PROMPTS, (2, 3), cost, max_new_tokens=10, repeats=1, warmup=0,
+                        temperature=1.0, seed=3)
+    assert sweep["gamma"].tolist() == [2, 3]
+    assert sweep["alpha"].between(0, 1).all() and (sweep["measured_tokens_per_call"] >= 1).all()
+    for row in sweep.itertuples():
+        assert row.predicted_speedup_verify == pytest.approx(
+            expected_speedup(row.alpha, row.gamma, cost["c"], verify=row.verify_ratio))
+        assert row.predicted_speedup == pytest.approx(expected_speedup(row.alpha, row.gamma, cost["c"]))

@@ -32,7 +32,8 @@ BENCH_SUMMARY = {
 BENCH_COST = {"draft_step_s": NUM, "target_step_s": NUM, "c": NUM, "context": INT, "repeats": INT}
 BENCH_SWEEP = {
     "gamma": INT, "alpha": NUM, "measured_speedup": NUM, "measured_speedup_iqr": NUM, "predicted_speedup": NUM,
-    "predicted_speedup_verify": NUM, "measured_tokens_per_call": NUM, "predicted_tokens_per_call": NUM,
+    "predicted_speedup_verify": NUM, "verify_ratio": NUM, "measured_tokens_per_call": NUM,
+    "predicted_tokens_per_call": NUM,
 }
 BEST_GAMMA = {"predicted": OPT_INT, "predicted_speedup": OPT_NUM, "measured": OPT_INT}
 

@@ -9,6 +9,7 @@ from specdec_lite.memory import (
     dtype_weight_bytes,
     gptq_weight_bytes,
     kv_cache_bytes,
+    llama_parameter_count,
     measured_cache_bytes,
     memory_report,
     weight_bytes,
@@ -34,6 +35,30 @@ def test_weight_bytes():
     assert weight_bytes(model) >= 4 * n  # plus the rotary buffer
     assert dtype_weight_bytes(model, torch.float32) == 4 * n
     assert dtype_weight_bytes(model, torch.bfloat16) == 2 * n
+
+
+@pytest.mark.parametrize("tied, attention_bias, mlp_bias, head_dim", [
+    (False, False, False, None), (True, False, False, None), (False, True, True, None), (True, False, False, 16),
+])
+def test_parameter_count_from_the_shape_matches_a_model(tied, attention_bias, mlp_bias, head_dim):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=96, hidden_size=48, intermediate_size=80, num_hidden_layers=3,
+                         num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=tied,
+                         attention_bias=attention_bias, mlp_bias=mlp_bias, head_dim=head_dim)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    assert llama_parameter_count(config) == sum(p.numel() for p in model.parameters())
+
+
+def test_parameter_count_by_hand():
+    # SmolLM2-135M's published shape: 49,152 x 576 embeddings (tied), 30 layers of 9 heads, 3 KV heads of 64,
+    # MLP 1536. Per layer 576*576*2 + 2*576*192 + 3*576*1536 + 2*576 = 3,540,096; total 134,515,008.
+    from types import SimpleNamespace
+
+    smol = SimpleNamespace(vocab_size=49152, hidden_size=576, num_hidden_layers=30, num_attention_heads=9,
+                           num_key_value_heads=3, intermediate_size=1536, tie_word_embeddings=True)
+    assert llama_parameter_count(smol) == 134_515_008
 
 
 def test_gptq_estimate_by_hand():

@@ -40,6 +40,14 @@ def test_speedup_by_hand():
     assert expected_speedup(0.5, 2, 0.5) == pytest.approx(0.875)
 
 
+def test_speedup_with_verification_priced():
+    # alpha = 0.5, gamma = 4, c = 0.05, a 5-token pass costing 1.6 steps: 1.9375 / (0.2 + 1.6) = 1.0764
+    assert expected_speedup(0.5, 4, 0.05, verify=1.6) == pytest.approx(1.9375 / 1.8)
+    assert expected_speedup(0.5, 4, 0.05, verify=1.0) == expected_speedup(0.5, 4, 0.05)
+    with pytest.raises(ValueError, match="verify"):
+        expected_speedup(0.5, 4, 0.05, verify=0.0)
+
+
 def test_best_gamma():
     # alpha = 0.8, c = 0.05. speed-up(g) = (1 - 0.8^(g+1)) / (0.2 (0.05 g + 1)):
     # g=5: (1 - 0.262144) / 0.25 = 2.9514; g=6: (1 - 0.2097152) / 0.26 = 3.0396;
