@@ -35,6 +35,7 @@ __all__ = [
     "weight_bytes",
     "dtype_weight_bytes",
     "llama_parameter_count",
+    "gguf_tensor_bytes",
     "gptq_weight_bytes",
     "kv_cache_bytes",
     "measured_cache_bytes",
@@ -83,6 +84,30 @@ def llama_parameter_count(config) -> int:
         layer += 2 * width + h
     head = 0 if getattr(config, "tie_word_embeddings", False) else vocab * h
     return vocab * h + n_layers * layer + h + head
+
+
+def gguf_tensor_bytes(path) -> "pd.DataFrame":
+    """What a GGUF file holds, by storage type: tensors, weights, bytes and bits per weight.
+
+    GGUF stores each tensor in one type: ``F32`` (32 bits a weight), ``F16``, or a block quantisation such
+    as ``Q8_0`` (blocks of 32 weights: 32 int8 values and one float16 scale, 34 bytes, 8.5 bits a weight)
+    or ``Q4_1`` (blocks of 32: 32 four-bit values, a float16 scale and a float16 minimum, 20 bytes, 5 bits
+    a weight). The sizes are read from the file's own tensor table (``gguf.GGUFReader``); the rows are
+    sorted by bytes, largest first.
+    """
+    import pandas as pd
+    from gguf import GGUFReader
+
+    rows: dict[str, dict] = {}
+    for tensor in GGUFReader(path).tensors:
+        row = rows.setdefault(tensor.tensor_type.name, {"type": tensor.tensor_type.name, "tensors": 0, "weights": 0,
+                                                         "bytes": 0})
+        row["tensors"] += 1
+        row["weights"] += int(tensor.n_elements)
+        row["bytes"] += int(tensor.n_bytes)
+    frame = pd.DataFrame(list(rows.values()), columns=["type", "tensors", "weights", "bytes"])
+    frame["bits_per_weight"] = 8 * frame["bytes"] / frame["weights"]
+    return frame.sort_values("bytes", ascending=False, ignore_index=True)
 
 
 def gptq_weight_bytes(model: PreTrainedModel, bits: int = 4, group_size: int = 128) -> int:

@@ -61,6 +61,31 @@ def test_parameter_count_by_hand():
     assert llama_parameter_count(smol) == 134_515_008
 
 
+def test_gguf_tensor_bytes_by_type(tmp_path):
+    import numpy as np
+    from gguf import GGMLQuantizationType, GGUFWriter, quants
+
+    from specdec_lite.memory import gguf_tensor_bytes
+
+    path = tmp_path / "small.gguf"
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_tensor("norm", np.ones(64, dtype=np.float32))
+    writer.add_tensor("embed", np.ones((2, 64), dtype=np.float16))
+    for name in ("q", "k"):
+        packed = quants.quantize(np.ones((4, 64), dtype=np.float32), GGMLQuantizationType.Q8_0)
+        writer.add_tensor(name, packed, raw_shape=packed.shape, raw_dtype=GGMLQuantizationType.Q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    table = gguf_tensor_bytes(path).set_index("type")
+    # Q8_0: 2 tensors x 256 weights in blocks of 32 -> 16 blocks of 34 bytes = 544 bytes, 8.5 bits a weight
+    assert table.loc["Q8_0", ["tensors", "weights", "bytes"]].tolist() == [2, 512, 544]
+    assert table.loc["Q8_0", "bits_per_weight"] == pytest.approx(8.5)
+    assert table.loc["F16", "bytes"] == 256 and table.loc["F32", "bits_per_weight"] == 32
+    assert table.index[0] == "Q8_0"  # largest first
+
+
 def test_gptq_estimate_by_hand():
     model = make_llama(0)  # vocab 64, hidden 32, intermediate 64, 2 layers; group 128 > inputs: one group
     # per Linear: in*out/2 (4-bit) + 2*out (fp16 scales) + out/2 (4-bit zeros) + 4*in (int32 g_idx)
