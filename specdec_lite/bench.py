@@ -51,6 +51,7 @@ __all__ = [
     "BenchConfig",
     "BenchResult",
     "hf_assisted_generate",
+    "timed",
     "step_time",
     "cost_coefficient",
     "time_decoders",
@@ -74,7 +75,13 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed(fn: Callable, device: torch.device):
+def timed(fn: Callable, device: torch.device | str = "cpu"):
+    """``(seconds, fn())``: wall time of one call of ``fn``, waiting for the GPU's queued work before and after.
+
+    On a GPU, kernels run asynchronously: without ``torch.cuda.synchronize`` the clock would stop when the
+    work is queued, not when it is done (and start while earlier work is still running).
+    """
+    device = torch.device(device)
     _synchronize(device)
     start = time.perf_counter()
     out = fn()
@@ -119,7 +126,7 @@ def step_time(
     forward(model, prefix[:context], cache)
     times = []
     for i in range(warmup + repeats):
-        seconds, _ = _timed(lambda: forward(model, fed, cache), device)
+        seconds, _ = timed(lambda: forward(model, fed, cache), device)
         crop_cache(cache, context)
         if i >= warmup:
             times.append(seconds)
@@ -151,7 +158,7 @@ def tree_verify_cost(
         forward(target, torch.tensor(prefix[:-1], device=device), cache)
         times = []
         for i in range(warmup + repeats):
-            seconds, _ = _timed(lambda: verify_tree(target, cache, prefix[-1:], tree, tokens), device)
+            seconds, _ = timed(lambda: verify_tree(target, cache, prefix[-1:], tree, tokens), device)
             crop_cache(cache, context - 1)
             if i >= warmup:
                 times.append(seconds)
@@ -232,7 +239,7 @@ def time_decoders(
         for i, ids in enumerate(prompts):
             shift = (round_ + i) % len(names)
             for name in names[shift:] + names[:shift]:
-                seconds, (tokens, result) = _timed(lambda: runners[name](ids), device)
+                seconds, (tokens, result) = timed(lambda: runners[name](ids), device)
                 bar.update()
                 if round_ < warmup:
                     continue
@@ -303,8 +310,8 @@ def gamma_sweep(
     ``gamma`` comes from the node records of its last round, and the prediction is
     ``expected_speedup(alpha, gamma, c)``. That formula prices the verification pass like a one-token
     step; ``predicted_speedup_verify`` replaces it by the measured time of a ``gamma + 1``-token target
-    pass, ``E[tokens] T_target(1) / (gamma T_draft(1) + T_target(gamma + 1))``, with the step times of
-    ``cost`` (:func:`cost_coefficient`); ``verify_ratio`` is ``T_target(gamma + 1) / T_target(1)``.
+    pass, ``E[tokens] / (gamma c + v)`` with ``c`` from ``cost`` (:func:`cost_coefficient`) and
+    ``v = verify_ratio = T_target(gamma + 1) / T_target(1)``, both step times measured back to back.
     Columns: ``gamma, alpha, measured_speedup, measured_speedup_iqr, predicted_speedup,
     predicted_speedup_verify, verify_ratio, measured_tokens_per_call, predicted_tokens_per_call``.
     """
@@ -324,7 +331,10 @@ def gamma_sweep(
         frames = [r.nodes_frame().assign(prompt=i) for i, r in enumerate(results)]
         alpha = alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
         speedup = _paired_ratio(runs, name, "target")
-        verify = step_time(target, cost["context"], cost["repeats"], tokens=g + 1) / cost["target_step_s"]
+        # both step times measured back to back, so that a change in the machine's load between the cost
+        # measurement and this one does not leak into the ratio
+        verify = (step_time(target, cost["context"], cost["repeats"], tokens=g + 1)
+                  / step_time(target, cost["context"], cost["repeats"], tokens=1))
         rows.append({
             "gamma": g,
             "alpha": alpha,

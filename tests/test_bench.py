@@ -103,3 +103,13 @@ def test_gamma_sweep_at_a_temperature_prices_verification(pair):
         assert row.predicted_speedup_verify == pytest.approx(
             expected_speedup(row.alpha, row.gamma, cost["c"], verify=row.verify_ratio))
         assert row.predicted_speedup == pytest.approx(expected_speedup(row.alpha, row.gamma, cost["c"]))
+
+
+def test_timed_returns_the_seconds_and_the_result():
+    import time
+
+    from specdec_lite.bench import timed
+
+    seconds, out = timed(lambda: (time.sleep(0.02), 7)[1])
+    assert out == 7 and 0.02 <= seconds < 1.0
+    assert timed(lambda: None, torch.device("cpu"))[1] is None
