@@ -367,3 +367,58 @@ def random_parents(n: int, generator: torch.Generator) -> list[int]:
 
 
 __all__ += ["random_parents"]
+
+
+# --- Quizzes ---
+# Answer checks for the quizzes (solutions/quiz_*/ and solutions/final_check/). A quiz answer is a plain value
+# in an answer cell (``q3 = "b"``, ``q5 = 2.8``); the visible part of its test cell checks the format with
+# these functions, the hidden part the value. Both accept a correct answer however it is written.
+
+import math  # noqa: E402  (kept inside this section, which the quizzes own)
+import numbers  # noqa: E402
+
+
+def _unanswered(name: str, example: str) -> NotImplementedError:
+    return NotImplementedError(f"{name} has no answer yet: replace `raise NotImplementedError()` in its answer cell "
+                               f"with your answer, e.g. `{name} = {example}`.")
+
+
+def choice(answer, options: str, name: str) -> str:
+    """The option letter ``answer`` names, normalised: ``" B "``, ``"b)"`` and ``"(b)"`` all give ``"b"``.
+
+    ``options`` lists the valid letters (``"abcd"``). Raises ``NotImplementedError`` while ``answer`` is still
+    ``None`` (the question is unanswered) and ``AssertionError`` with a message that says what to write
+    when it is not one of the letters (a number, a list, an unknown letter).
+    """
+    letters = ", ".join(f'"{o}"' for o in options)
+    if answer is None:
+        raise _unanswered(name, f'"{options[0]}"')
+    if not isinstance(answer, str):
+        raise AssertionError(f"{name} should be one letter in quotes, one of {letters}; got {answer!r} "
+                             f"(a {type(answer).__name__}).")
+    letter = answer.strip().strip("().").strip().lower()
+    if letter not in options or len(letter) != 1:
+        raise AssertionError(f"{name} = {answer!r} is not one of the options: write one of {letters}.")
+    return letter
+
+
+def number(answer, name: str) -> float:
+    """``answer`` as a float: a Python or NumPy number, or a one-element array or tensor.
+
+    Raises ``NotImplementedError`` while ``answer`` is still ``None``, and ``AssertionError`` with a message
+    that says what to write for anything else (a string such as ``"2.5"``, a list, ``True``, ``nan``).
+    """
+    if answer is None:
+        raise _unanswered(name, "2.5")
+    if hasattr(answer, "item") and (answer.numel() if hasattr(answer, "numel") else np.size(answer)) == 1:
+        answer = answer.item()  # a NumPy scalar, or an array or tensor holding one number
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        hint = " (remove the quotes)" if isinstance(answer, str) else ""
+        raise AssertionError(f"{name} should be a number, like 2.5{hint}; got {answer!r} (a {type(answer).__name__}).")
+    value = float(answer)
+    if not math.isfinite(value):
+        raise AssertionError(f"{name} is {value}: a finite number is expected; check your computation.")
+    return value
+
+
+__all__ += ["choice", "number"]
