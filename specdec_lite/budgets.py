@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
-from .bench import _paired_ratio, _tokens, step_time, time_decoders
+from .bench import _paired_ratio, _tokens, jsonable, step_time, time_decoders
 from .lookup import PromptLookup
 from .models import model_device
 from .prompts import DOMAINS
@@ -77,6 +77,20 @@ class BudgetResult:
     runs: pd.DataFrame
     summary: pd.DataFrame
     costs: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-able: tables as lists of records, ``policies[name][domain] = [drafter, gamma]``, costs in seconds."""
+        tables = {name: getattr(self, name).to_dict("records") for name in ("alphas", "predictions", "runs", "summary")}
+        return jsonable(tables | {"policies": self.policies, "costs": self.costs})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BudgetResult":
+        """The inverse of :meth:`to_dict` (JSON's nulls become NaN again, ``verify`` gets its integer gammas back)."""
+        costs = dict(data["costs"])
+        costs["verify"] = {int(g): t for g, t in costs.get("verify", {}).items()}
+        policies = {name: {d: (c[0], int(c[1])) for d, c in policy.items()} for name, policy in data["policies"].items()}
+        frames = {name: pd.DataFrame(data[name]).fillna(np.nan) for name in ("alphas", "predictions", "runs", "summary")}
+        return cls(policies=policies, costs=costs, **frames)
 
 
 def _pooled_alpha(frames: list[pd.DataFrame]) -> float:

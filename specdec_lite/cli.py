@@ -5,6 +5,7 @@ Subcommands::
     specdec-lite generate --prompt TEXT [--decoder chain|tree|target] [--gamma 4] [--temperature 0]
     specdec-lite bench    [--domain D ...] [--prompts 2] [--gamma 4] [--depth 3] [--branching 2]
     specdec-lite study    [--mode tree|chain] [--domain D ...] [--prompts N] [--depth 3] [--branching 2]
+    specdec-lite study    --tables DIR [--tables DIR ...] [--out DIR]   (re-analyse or merge saved studies)
     specdec-lite memory   [--prompt TEXT] [--gamma 4] [--gptq PATH]
 
 Models, all through :func:`specdec_lite.pairs.load_pair`: ``--pair smol`` (the default: SmolLM2-135M-Instruct
@@ -123,8 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--max-new-tokens", type=_positive_int, default=64)
     study.add_argument("--entropy", choices=["q_entropy", "p_entropy"], default="q_entropy",
                        help="whose entropy to correlate with acceptance (default: the draft's)")
-    study.add_argument("--format", choices=["csv", "parquet"], default="csv", help="node file format with --out")
+    study.add_argument("--format", choices=["csv", "csv.gz", "parquet"], default="csv",
+                       help="node and step file format with --out (csv.gz: gzip-compressed CSV)")
     study.add_argument("--plots", action="store_true", help="with --out: also save figures")
+    study.add_argument("--tables", type=Path, action="append", metavar="DIR",
+                       help="analyse a study saved with --out DIR instead of running one; repeat to merge runs of one "
+                            "configuration on disjoint prompts")
     study.set_defaults(handler=_study)
 
     memory = sub.add_parser("memory", parents=[common, shape], help="weights, KV caches and peak memory")
@@ -237,10 +242,18 @@ def _bench(args) -> int:
 
 
 def _study(args) -> int:
-    from .study import StudyConfig, format_report, run_study, save_frame, study_report
+    from .study import StudyConfig, load_study, run_study
 
     if args.plots and args.out is None:
         raise UsageError("--plots needs --out DIR to write the figures into.")
+    if args.tables and args.out is not None and any(args.out.resolve() == t.resolve() for t in args.tables):
+        raise UsageError(f"--out {args.out} is also a --tables folder: write the merged study to a new folder.")
+    if args.tables:
+        try:
+            result = load_study(*args.tables)
+        except (FileNotFoundError, ValueError) as error:
+            raise UsageError(str(error)) from error
+        return _study_output(args, result, pair_name=None)
     config = StudyConfig(
         mode=args.mode, gamma=args.gamma, depth=args.depth, branching=args.branching, budget=args.budget,
         temperature=args.temperature, domains=tuple(args.domain) if args.domain else StudyConfig.domains,
@@ -251,7 +264,16 @@ def _study(args) -> int:
     pair = _load(args)
     result = run_study(pair.draft, pair.target, _prompts(args, pair, config.prompts_per_domain), config,
                        encode=pair.encode, progress=not args.no_progress)
-    report = study_report(result) | {"pair": pair.name}
+    return _study_output(args, result, pair.name)
+
+
+def _study_output(args, result, pair_name: str | None) -> int:
+    """Print (and with ``--out`` save) a study's report, its tables and, with ``--plots``, its figures."""
+    from .study import format_report, save_frame, study_report
+
+    if pair_name is None:  # re-analysed tables: the pair is the one their first report names
+        pair_name = json.loads((args.tables[0] / "study.json").read_text()).get("pair")
+    report = study_report(result) | {"pair": pair_name}
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         save_frame(result.nodes, args.out / f"nodes.{args.format}")

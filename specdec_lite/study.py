@@ -30,6 +30,7 @@ in-sample ROC AUC (scikit-learn) reported beside it.
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -70,6 +71,7 @@ __all__ = [
     "format_report",
     "save_frame",
     "load_frame",
+    "load_study",
 ]
 
 SCHEMA_VERSION = 2  # 2: acceptance per tree level is the headline; predictors fit per-level outcomes
@@ -491,7 +493,7 @@ def format_report(result: StudyResult) -> str:
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Save a node or step frame: Parquet for a ``.parquet`` path (needs pyarrow), CSV otherwise."""
+    """Save a node or step frame: Parquet for a ``.parquet`` path (needs pyarrow), CSV otherwise (gzipped for ``.gz``)."""
     path = Path(path)
     if path.suffix == ".parquet":
         if importlib.util.find_spec("pyarrow") is None:
@@ -506,3 +508,44 @@ def load_frame(path: str | Path) -> pd.DataFrame:
     """Read back what :func:`save_frame` wrote."""
     path = Path(path)
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _table_file(folder: Path, name: str) -> Path:
+    found = [folder / f"{name}.{suffix}" for suffix in ("csv", "csv.gz", "parquet") if (folder / f"{name}.{suffix}").exists()]
+    if len(found) != 1:
+        raise FileNotFoundError(f"{folder} must hold exactly one {name}.csv, {name}.csv.gz or {name}.parquet "
+                                f"(found {len(found)}); write one with `specdec-lite study --out {folder}`.")
+    return found[0]
+
+
+def load_study(*folders: str | Path) -> StudyResult:
+    """The study saved in ``folders`` by ``specdec-lite study --out DIR``: its ``study.json`` and node and step tables.
+
+    Several folders are merged into one study: runs of one configuration on disjoint prompts (say, two
+    halves of the prompts run side by side). Their configurations must agree except in the prompts they
+    took, and no prompt may appear twice; the merged study's ``seconds`` is the sum of the runs'.
+    """
+    if not folders:
+        raise ValueError("load_study needs at least one folder written by `specdec-lite study --out DIR`.")
+    configs, nodes, steps, seconds, devices = [], [], [], 0.0, set()
+    for folder in map(Path, folders):
+        report_file = folder / "study.json"
+        if not report_file.exists():
+            raise FileNotFoundError(f"{report_file} is missing: `specdec-lite study --out {folder}` writes it.")
+        report = json.loads(report_file.read_text())
+        config = dict(report["config"], domains=tuple(report["config"]["domains"]), prompts_per_domain=None)
+        configs.append(config)
+        nodes.append(load_frame(_table_file(folder, "nodes")))
+        steps.append(load_frame(_table_file(folder, "steps")))
+        seconds += report.get("seconds") or 0.0
+        devices.add(report.get("device", "cpu"))
+    differ = sorted(k for k in configs[0] if any(c[k] != configs[0][k] for c in configs[1:]) and k != "domains")
+    if differ:
+        raise ValueError(f"cannot merge studies whose configurations differ in {differ}: {[str(f) for f in folders]}.")
+    ids = [frame["prompt_id"].unique() for frame in steps]
+    repeated = set.intersection(*map(set, ids)) if len(ids) > 1 else set()
+    if repeated:
+        raise ValueError(f"cannot merge studies that share prompts {sorted(repeated)[:5]}: each prompt once.")
+    domains = tuple(d for d in DOMAINS if any(d in c["domains"] for c in configs))
+    return StudyResult(StudyConfig(**(configs[0] | {"domains": domains})), pd.concat(nodes, ignore_index=True),
+                       pd.concat(steps, ignore_index=True), seconds, ", ".join(sorted(devices)))

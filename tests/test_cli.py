@@ -153,6 +153,29 @@ def test_study_json_schema(checkpoints, capsys, tmp_path):
         assert (tmp_path / name).exists(), name
 
 
+def test_study_tables_merge_runs_on_disjoint_prompts(checkpoints, capsys, tmp_path):
+    """Two runs on different domains, merged with --tables, give the study of both domains run at once."""
+    common = ["study", *checkpoints, "--quick", "--json", "--mode", "chain", "--format", "csv.gz"]
+    for domain in ("code", "math"):
+        code, out, err = run(capsys, [*common, "--domain", domain, "--out", str(tmp_path / domain)])
+        assert code == 0, err
+    code, out, err = run(capsys, [*common, "--domain", "code", "--domain", "math"])
+    assert code == 0, err
+    together = json.loads(out)
+    code, out, err = run(capsys, ["study", "--json", "--tables", str(tmp_path / "code"), "--tables",
+                                  str(tmp_path / "math"), "--out", str(tmp_path / "merged")])
+    assert code == 0, err
+    merged = json.loads(out)
+    assert merged["totals"] == together["totals"] | {"prompts": together["totals"]["prompts"]}
+    assert [row["domain"] for row in merged["domains"]] == ["code", "math"]
+    assert [row["accepted"] for row in merged["domains"]] == [row["accepted"] for row in together["domains"]]
+    assert (tmp_path / "merged" / "nodes.csv").exists()
+    code, out, err = run(capsys, ["study", "--tables", str(tmp_path / "code"), "--tables", str(tmp_path / "code")])
+    assert code == 2 and "share prompts" in err
+    code, out, err = run(capsys, ["study", "--tables", str(tmp_path / "nowhere")])
+    assert code == 2 and "study.json is missing" in err
+
+
 def test_study_text_report(checkpoints, capsys):
     code, out, err = run(capsys, ["study", *checkpoints, "--quick", "--prompts", "1"])  # tree, depth 3, branching 2
     assert code == 0, err

@@ -104,10 +104,13 @@ def test_report_is_json_and_text(chain_study):
     assert "Verdict" in format_report(chain_study)
 
 
-def test_csv_round_trip(chain_study, tmp_path):
+@pytest.mark.parametrize("suffix", ["csv", "csv.gz"])
+def test_csv_round_trip(chain_study, tmp_path, suffix):
     for frame in (chain_study.nodes, chain_study.steps):
-        path = save_frame(frame, tmp_path / "frame.csv")
+        path = save_frame(frame, tmp_path / f"frame.{suffix}")
         pd.testing.assert_frame_equal(load_frame(path), frame, check_dtype=False)
+    if suffix.endswith(".gz"):
+        assert path.read_bytes()[:2] == b"\x1f\x8b", "a .gz path must be written gzip-compressed"
 
 
 def test_parquet_needs_pyarrow(chain_study, tmp_path):

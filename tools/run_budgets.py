@@ -1,0 +1,69 @@
+"""Domain-aware budgets and draft selection on a pair, for lesson 8: ``python tools/run_budgets.py OUT.json``.
+
+Runs :func:`specdec_lite.budgets.fit_and_measure` (fit each domain's drafter and gamma on half of its prompts,
+time the policies on the other half, greedy) and writes the result with what is needed to judge it: the pair,
+the prompts used, the settings, the machine, its load, and how long the run took. The course's committed
+copy is ``results/budgets/smol.json``:
+
+    python tools/run_budgets.py results/budgets/smol.json --pair smol --per-domain 12
+
+The first ``--per-domain`` prompts of each domain of the pair's prompt set are used (half to fit, half to measure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from specdec_lite.bench import jsonable
+from specdec_lite.budgets import fit_and_measure
+from specdec_lite.pairs import load_pair
+from specdec_lite.prompts import DOMAINS, load_prompts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the JSON file to write")
+    parser.add_argument("--pair", default="smol", choices=["smol", "tiny"])
+    parser.add_argument("--per-domain", type=int, default=12, help="prompts per domain (half fit, half measured)")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per held-out prompt and decoder")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.per_domain < 2:
+        parser.error(f"--per-domain must be at least 2 (half to fit, half to measure), not {args.per_domain}")
+
+    torch.manual_seed(args.seed)
+    pair = load_pair(args.pair)
+    prompts = [p for d in DOMAINS for p in load_prompts(d, prompt_set=pair.prompt_set)[: args.per_domain]]
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    result = fit_and_measure(pair, prompts, max_new_tokens=args.max_new_tokens, repeats=args.repeats,
+                             seed=args.seed, progress=True)
+    report = {
+        "command": "python tools/run_budgets.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "pair": pair.name,
+        "settings": {"per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
+                     "seed": args.seed, "prompt_ids": [p.id for p in prompts]},
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "device": str(pair.device),
+                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "seconds": time.perf_counter() - start,
+        "result": result.to_dict(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(jsonable(report), indent=1, allow_nan=False) + "\n")
+    print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {args.out} in {report['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
