@@ -4,6 +4,10 @@
 #   make test-fast  only the fast tests (what a plain `pytest` runs)
 #   make setup  only build the pinned environment in .venv
 #   make release  regenerate the student notebooks (lessons/, quizzes/) from solutions/ with nbgrader
+#   make autograde  grade every submitted/<student>/<assignment>/ with nbgrader (docs/instructors.md)
+#   make autograde-sandboxed  the same, each submission without network and under memory, CPU and time limits
+#   make feedback  HTML feedback for every autograded submission, in feedback/<student>/<assignment>/
+#   make grades   export the gradebook to grades.csv
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +16,7 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast release clean
+.PHONY: setup lab test test-fast release autograde autograde-sandboxed feedback grades clean
 
 setup: $(STAMP)
 
@@ -40,6 +44,20 @@ test-fast: $(STAMP)
 # tests/test_notebooks.py fails when the committed ones drift from what this writes.
 release: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/release.py
+
+# Grading (tools/grading.py, docs/instructors.md): submitted/ -> autograded/, feedback/, grades.csv. Each exits
+# non-zero when a submission needs attention; `.venv/bin/python tools/grading.py --help` lists more options.
+autograde: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde
+
+autograde-sandboxed: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde --sandbox
+
+feedback: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py feedback
+
+grades: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py grades
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,8 +9,9 @@ Layout:
   ``make release`` (``tools/release.py``): assignments whose name starts with ``quiz`` or ``final`` go to
   ``quizzes/``, every other one to ``lessons/``. Use ``make release`` rather than
   ``nbgrader generate_assignment``, which knows only one release folder (``lessons/``, set below);
-- ``submitted/<student>/<assignment>/`` - submissions to grade with ``nbgrader autograde <assignment>``;
-- ``autograded/`` and ``feedback/`` - nbgrader's output, ignored by git;
+- ``submitted/<student>/<assignment>/`` - submissions, graded by ``make autograde`` (``tools/grading.py``, which
+  checks each submission and calls nbgrader's API; docs/instructors.md describes the whole workflow), ignored by git;
+- ``autograded/``, ``feedback/`` and ``grades.csv`` - nbgrader's output, ignored by git;
 - ``.nbgrader/gradebook.db`` - the gradebook, ignored by git (it holds students' grades).
 
 Run nbgrader from the repository root with ``.venv/bin`` on PATH: it shells out to ``alembic``.
