@@ -13,6 +13,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAB_PORT ?= 8888
+# The folder JupyterLab serves (the file browser opens at its lessons/); the browser test points it at a scratch copy.
+LAB_DIR ?= $(CURDIR)
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -32,7 +34,7 @@ $(STAMP): pyproject.toml requirements-models.txt
 
 lab: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) $(ALLOW_ROOT) \
-		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url="/lab/tree/lessons"
+		--ServerApp.root_dir="$(LAB_DIR)" --LabApp.default_url="/lab/tree/lessons"
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "slow or not slow"

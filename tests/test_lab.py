@@ -2,45 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from lab_server import running_lab
 
 
 def test_make_lab_serves_the_lessons(tmp_path):
-    port = _free_port()
-    log = tmp_path / "lab.log"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            ["make", "-s", "lab", f"LAB_PORT={port}"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True,
-        )
-    try:
-        url = None
-        for _ in range(120):
-            match = re.search(rf"http://127\.0\.0\.1:{port}/lab/tree/lessons\?token=\w+", log.read_text())
-            if match:
-                url = match.group(0)
-                break
-            assert proc.poll() is None, log.read_text()[-2000:]
-            time.sleep(0.5)
-        assert url, "JupyterLab printed no URL within 60 s:\n" + log.read_text()[-2000:]
-        with urllib.request.urlopen(url, timeout=30) as response:
+    with running_lab(tmp_path) as lab:
+        with urllib.request.urlopen(lab.url, timeout=60) as response:
             assert response.status == 200
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        with urllib.request.urlopen(f"{lab.base}/api/contents/lessons?token={lab.token}", timeout=60) as response:
+            assert b"02_draft_and_verify" in response.read()
