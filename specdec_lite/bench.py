@@ -53,6 +53,7 @@ __all__ = [
     "hf_assisted_generate",
     "timed",
     "step_time",
+    "verify_ratio",
     "cost_coefficient",
     "time_decoders",
     "summarize_runs",
@@ -131,6 +132,35 @@ def step_time(
         if i >= warmup:
             times.append(seconds)
     return float(np.median(times))
+
+
+def verify_ratio(
+    model: PreTrainedModel, tokens: int, context: int = 64, repeats: int = 30, warmup: int = 3, seed: int = 0
+) -> float:
+    """``T(tokens) / T(1)``: a cached pass over ``tokens`` new tokens, in one-token steps, timed interleaved.
+
+    The ``tokens``-token pass and the one-token step are timed call by call in alternation (the order
+    flipping every round) after the same ``context``-token prefix, and the ratio of their medians is
+    returned. A change in the machine's load then slows both alike instead of leaking into the ratio, as
+    it would between two :func:`step_time` calls. The verification pass of a chain step that drafted
+    ``gamma`` tokens scores ``tokens = gamma + 1``.
+    """
+    if tokens < 1:
+        raise ValueError(f"tokens must be >= 1, got {tokens}.")
+    device = model_device(model)
+    generator = torch.Generator().manual_seed(seed)
+    prefix = torch.randint(model.config.vocab_size, (context + tokens,), generator=generator).to(device)
+    fed = {"many": prefix[context:].clone(), "one": prefix[context:context + 1].clone()}
+    cache = new_cache()
+    forward(model, prefix[:context], cache)
+    times = {"many": [], "one": []}
+    for i in range(warmup + repeats):
+        for name in ("many", "one") if i % 2 == 0 else ("one", "many"):
+            seconds, _ = timed(lambda: forward(model, fed[name], cache), device)
+            crop_cache(cache, context)
+            if i >= warmup:
+                times[name].append(seconds)
+    return float(np.median(times["many"]) / np.median(times["one"]))
 
 
 def binary_tree(size: int) -> TokenTree:
@@ -311,7 +341,7 @@ def gamma_sweep(
     ``expected_speedup(alpha, gamma, c)``. That formula prices the verification pass like a one-token
     step; ``predicted_speedup_verify`` replaces it by the measured time of a ``gamma + 1``-token target
     pass, ``E[tokens] / (gamma c + v)`` with ``c`` from ``cost`` (:func:`cost_coefficient`) and
-    ``v = verify_ratio = T_target(gamma + 1) / T_target(1)``, both step times measured back to back.
+    ``v = verify_ratio = T_target(gamma + 1) / T_target(1)`` (:func:`verify_ratio`, timed interleaved).
     Columns: ``gamma, alpha, measured_speedup, measured_speedup_iqr, predicted_speedup,
     predicted_speedup_verify, verify_ratio, measured_tokens_per_call, predicted_tokens_per_call``.
     """
@@ -331,10 +361,7 @@ def gamma_sweep(
         frames = [r.nodes_frame().assign(prompt=i) for i, r in enumerate(results)]
         alpha = alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
         speedup = _paired_ratio(runs, name, "target")
-        # both step times measured back to back, so that a change in the machine's load between the cost
-        # measurement and this one does not leak into the ratio
-        verify = (step_time(target, cost["context"], cost["repeats"], tokens=g + 1)
-                  / step_time(target, cost["context"], cost["repeats"], tokens=1))
+        verify = verify_ratio(target, g + 1, cost["context"], cost["repeats"])
         rows.append({
             "gamma": g,
             "alpha": alpha,

@@ -113,3 +113,22 @@ def test_timed_returns_the_seconds_and_the_result():
     seconds, out = timed(lambda: (time.sleep(0.02), 7)[1])
     assert out == 7 and 0.02 <= seconds < 1.0
     assert timed(lambda: None, torch.device("cpu"))[1] is None
+
+
+def test_verify_ratio_alternates_the_two_passes_and_divides_medians(pair, monkeypatch):
+    from specdec_lite import bench
+
+    _, target = pair
+    fed, real_forward = [], bench.forward
+
+    def counting_forward(model, tokens, cache):
+        fed.append(len(tokens))
+        return real_forward(model, tokens, cache)
+
+    # a fake clock: a pass over k tokens "takes" (1 + k) ms, so the ratio is known exactly
+    monkeypatch.setattr(bench, "forward", counting_forward)
+    monkeypatch.setattr(bench, "timed", lambda fn, device="cpu": (lambda out: (0.001 * (1 + fed[-1]), out))(fn()))
+    assert bench.verify_ratio(target, 5, context=8, repeats=3, warmup=1) == pytest.approx(6 / 2)
+    assert fed == [8, 5, 1, 1, 5, 5, 1, 1, 5]  # prefill, then the two passes in alternating order
+    with pytest.raises(ValueError, match="tokens"):
+        bench.verify_ratio(target, 0)
