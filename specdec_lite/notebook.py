@@ -17,6 +17,13 @@ imports it as ``from specdec_lite import notebook as nb``.
   element with ``data-step="<n>"``), all in a box ``specdec-step-through``. Tokens are spans with the
   classes ``specdec-accepted`` (green), ``specdec-rejected`` (red, struck through) and
   ``specdec-target`` (blue).
+* Lessons 5 and 6: :func:`speedup_explorer`, sliders over a measured speed-up grid, built on the pure
+  function :func:`speedup_page`. Its controls carry stable descriptions and CSS classes for browser tests:
+  the slider "gamma" (``specdec-speedup-gamma``, integers), the slider "temperature"
+  (``specdec-speedup-temperature``), the HTML view (``specdec-speedup-view``; each rendering holds an
+  element of class ``specdec-speedup-page`` with ``data-gamma="<g>"`` and ``data-temperature="<t>"``, a
+  sentence, a PNG plot and a table ``specdec-speedup-table``), all in a box ``specdec-speedup``. Also
+  :func:`gpu_run` (a committed GPU measurement from ``docs/gpu_runs/``) and :func:`format_bytes`.
 
 Graded test cells must stay silent on stderr: nothing here writes there or shows progress bars.
 """
@@ -422,3 +429,175 @@ def number(answer, name: str) -> float:
 
 
 __all__ += ["choice", "number"]
+
+
+# --- Lessons 5 and 6 ---
+# Helpers for solutions/05_measuring_speedup/ and solutions/06_memory_cost/ (append only).
+
+import base64  # noqa: E402  (kept inside this section, which the lessons 5 and 6 own)
+import io  # noqa: E402
+import json  # noqa: E402
+
+GPU_RUNS = RESULTS.parent / "docs" / "gpu_runs"
+SPEEDUP_COLUMNS = ("temperature", "gamma", "alpha", "c", "measured_speedup", "measured_speedup_iqr",
+                   "predicted_speedup", "predicted_speedup_verify", "verify_ratio", "measured_tokens_per_call",
+                   "predicted_tokens_per_call")
+
+
+def gpu_run(name: str) -> dict:
+    """The JSON of a committed GPU measurement, ``docs/gpu_runs/<name>`` (``docs/gpu.md`` describes each one)."""
+    path = GPU_RUNS / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: the GPU measurements live in the course repository's docs/gpu_runs/ folder. "
+            "Run the lesson from a clone of the course (`git checkout -- docs/gpu_runs/` restores a deleted file)."
+        )
+    return json.loads(path.read_text())
+
+
+def format_bytes(n: float) -> str:
+    """A byte count in binary units with three significant digits: ``"512 B"``, ``"5.34 MiB"``, ``"12.6 GiB"``."""
+    value, unit = float(n), "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.3g} {unit}"
+
+
+def _speedup_cell(grid, gamma: int, temperature: float):
+    """The grid's row at (``gamma``, ``temperature``), or None when that pair was not measured."""
+    rows = grid[(grid["gamma"] == gamma) & np.isclose(grid["temperature"], temperature)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _speedup_figure_png(grid, gamma: int, temperature: float, title: str) -> str:
+    """Speed-up and tokens per target call against gamma at ``temperature``, as base64 PNG (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    rows = grid[np.isclose(grid["temperature"], temperature)].sort_values("gamma")
+    fig = Figure(figsize=(9.5, 3.6), dpi=80)
+    speed, tokens = fig.subplots(1, 2)
+    speed.errorbar(rows["gamma"], rows["measured_speedup"], yerr=rows["measured_speedup_iqr"] / 2, marker="o",
+                   capsize=3, color="tab:blue", label="measured (median, IQR)")
+    speed.plot(rows["gamma"], rows["predicted_speedup"], "s--", color="tab:orange",
+               label="predicted, Leviathan et al.")
+    speed.plot(rows["gamma"], rows["predicted_speedup_verify"], "^:", color="tab:green",
+               label="predicted, verification at its measured cost")
+    speed.axhline(1.0, color="grey", linewidth=0.8)
+    speed.set(title="Speed-up over the target alone", xlabel="gamma (tokens drafted per step)",
+              ylabel="speed-up (x, wall time)")
+    tokens.plot(rows["gamma"], rows["measured_tokens_per_call"], "o-", color="tab:blue", label="measured")
+    tokens.plot(rows["gamma"], rows["predicted_tokens_per_call"], "s--", color="tab:orange",
+                label="(1 - alpha^(gamma+1)) / (1 - alpha)")
+    tokens.plot(rows["gamma"], rows["gamma"] + 1, ":", color="grey", label="gamma + 1 (every draft accepted)")
+    tokens.set(title="Tokens per target call", xlabel="gamma (tokens drafted per step)",
+               ylabel="tokens emitted per target call")
+    for ax in (speed, tokens):
+        ax.axvline(gamma, color="black", linewidth=1, alpha=0.4)
+        ax.legend(frameon=False, fontsize="small")
+        ax.set_xticks(rows["gamma"].tolist())
+    fig.suptitle(f"{title}temperature {temperature:g}, gamma {gamma} marked", fontsize="medium")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def check_speedup_grid(grid) -> None:
+    """Raise ``ValueError`` naming what is missing unless ``grid`` has every column :func:`speedup_page` reads."""
+    missing = [c for c in SPEEDUP_COLUMNS if c not in getattr(grid, "columns", ())]
+    if missing or len(grid) == 0:
+        raise ValueError(f"the speed-up grid needs one row per (temperature, gamma) with the columns "
+                         f"{list(SPEEDUP_COLUMNS)}; missing: {missing or 'every row'}. Load it from "
+                         "results/speedup/ or regenerate it with tools/make_speedup_grid.py.")
+
+
+def speedup_page(grid, gamma: int, temperature: float, *, title: str = "") -> str:
+    """HTML for one (``gamma``, ``temperature``) of a measured speed-up grid: a sentence, a plot and a table.
+
+    ``grid`` has one row per (temperature, gamma), with the columns of
+    :func:`specdec_lite.bench.gamma_sweep` plus ``temperature`` and ``c`` (``SPEEDUP_COLUMNS``). The plot
+    shows every measured gamma at ``temperature`` with ``gamma`` marked; the sentence and the table give
+    that cell's figures. The page is a ``div`` with the class ``specdec-speedup-page`` and the attributes
+    ``data-gamma`` and ``data-temperature``.
+    """
+    check_speedup_grid(grid)
+    row = _speedup_cell(grid, gamma, temperature)
+    if row is None:
+        text = (f"<b>gamma = {gamma}, temperature {temperature:g}</b>: not measured. The grid holds gamma "
+                f"{', '.join(str(g) for g in sorted(grid['gamma'].unique()))} at temperatures "
+                f"{', '.join(f'{t:g}' for t in sorted(grid['temperature'].unique()))}.")
+        table = ""
+    else:
+        text = (
+            f"<b>gamma = {gamma}, temperature {temperature:g}</b>: the target accepted a drafted token with "
+            f"probability alpha = {row['alpha']:.2f}, and one target call emitted {row['measured_tokens_per_call']:.2f} "
+            f"tokens on average ({row['predicted_tokens_per_call']:.2f} predicted). Measured speed-up "
+            f"<b>{row['measured_speedup']:.2f}x</b> (IQR {row['measured_speedup_iqr']:.2f}); Leviathan et al. predict "
+            f"{row['predicted_speedup']:.2f}x with c = {row['c']:.3f}, and {row['predicted_speedup_verify']:.2f}x "
+            f"once the verification pass is priced at its measured cost ({row['verify_ratio']:.2f} target steps for "
+            f"{gamma + 1} tokens)."
+        )
+        cells = [("alpha", f"{row['alpha']:.3f}"), ("c", f"{row['c']:.3f}"),
+                 ("verification pass, target steps", f"{row['verify_ratio']:.2f}"),
+                 ("tokens per target call, measured", f"{row['measured_tokens_per_call']:.2f}"),
+                 ("tokens per target call, predicted", f"{row['predicted_tokens_per_call']:.2f}"),
+                 ("speed-up, measured", f"{row['measured_speedup']:.2f}x"),
+                 ("speed-up, predicted (Leviathan et al.)", f"{row['predicted_speedup']:.2f}x"),
+                 ("speed-up, predicted (verification priced)", f"{row['predicted_speedup_verify']:.2f}x")]
+        table = ('<table class="specdec-speedup-table" style="font-size:90%">'
+                 + "".join(f"<tr><td>{name}</td><td>{value}</td></tr>" for name, value in cells) + "</table>")
+    image = _speedup_figure_png(grid, gamma, temperature, f"{title}, " if title else "")
+    return (
+        f'<div class="specdec-speedup-page" data-gamma="{gamma}" data-temperature="{temperature:g}">'
+        f"<div>{text}</div>"
+        f'<img src="data:image/png;base64,{image}" alt="speed-up against gamma at temperature {temperature:g}" '
+        'style="max-width:100%"/>'
+        f"{table}</div>"
+    )
+
+
+def speedup_explorer(grid, gamma: int = 4, temperature: float | None = None, *, title: str = ""):
+    """An ipywidgets control over a measured speed-up grid: a "gamma" and a "temperature" slider and the view.
+
+    The view shows :func:`speedup_page` for the sliders' values (pages are rendered when first shown,
+    then kept). Returns the widget box (the last expression of a cell displays it).
+    """
+    import ipywidgets as widgets
+
+    check_speedup_grid(grid)
+    gammas = sorted(int(g) for g in grid["gamma"].unique())
+    temperatures = sorted(float(t) for t in grid["temperature"].unique())
+    steps = np.diff(temperatures)
+    if len(steps) and not np.allclose(steps, steps[0]):
+        raise ValueError(f"the grid's temperatures {temperatures} must be evenly spaced for a slider.")
+    step = float(steps[0]) if len(steps) else 0.1
+    start_t = temperatures[0] if temperature is None else min(temperatures, key=lambda t: abs(t - temperature))
+    gamma_slider = widgets.IntSlider(value=min(max(gamma, gammas[0]), gammas[-1]), min=gammas[0], max=gammas[-1],
+                                     step=1, description="gamma", continuous_update=False)
+    temperature_slider = widgets.FloatSlider(value=start_t, min=temperatures[0], max=temperatures[-1], step=step,
+                                             description="temperature", readout_format=".2f",
+                                             continuous_update=False)
+    view = widgets.HTML()
+    gamma_slider.add_class("specdec-speedup-gamma")
+    temperature_slider.add_class("specdec-speedup-temperature")
+    view.add_class("specdec-speedup-view")
+    pages: dict[tuple[int, float], str] = {}
+
+    def refresh(change=None):
+        nearest = min(temperatures, key=lambda t: abs(t - temperature_slider.value))
+        key = (gamma_slider.value, nearest)
+        if key not in pages:
+            pages[key] = speedup_page(grid, *key, title=title)
+        view.value = pages[key]
+
+    gamma_slider.observe(refresh, names="value")
+    temperature_slider.observe(refresh, names="value")
+    refresh()
+    box = widgets.VBox([widgets.HBox([gamma_slider, temperature_slider]), view])
+    box.add_class("specdec-speedup")
+    return box
+
+
+__all__ += ["gpu_run", "format_bytes", "check_speedup_grid", "speedup_page", "speedup_explorer"]

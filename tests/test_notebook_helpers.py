@@ -65,3 +65,79 @@ def test_random_parents_are_valid_trees():
     first = random_parents(30, torch.Generator().manual_seed(3))
     assert first == random_parents(30, torch.Generator().manual_seed(3))
     assert len(set(first)) > 3  # not a chain or a star
+
+
+# --- Lessons 5 and 6 (specdec_lite.notebook, section "Lessons 5 and 6") ---
+
+
+def _made_up_grid():
+    """A speed-up grid in the shape of results/speedup/, with invented measurements (no timing involved)."""
+    import pandas as pd
+
+    from specdec_lite.theory import expected_speedup, expected_tokens_per_call
+
+    rows = []
+    for temperature, alpha in ((0.0, 0.6), (0.5, 0.5), (1.0, 0.4)):
+        for gamma in range(1, 5):
+            verify = 1 + 0.15 * gamma
+            rows.append({
+                "temperature": temperature, "gamma": gamma, "alpha": alpha, "c": 0.05,
+                "measured_speedup": 0.9 - 0.05 * gamma, "measured_speedup_iqr": 0.1,
+                "predicted_speedup": expected_speedup(alpha, gamma, 0.05),
+                "predicted_speedup_verify": expected_speedup(alpha, gamma, 0.05, verify=verify),
+                "verify_ratio": verify, "measured_tokens_per_call": expected_tokens_per_call(alpha, gamma) - 0.1,
+                "predicted_tokens_per_call": expected_tokens_per_call(alpha, gamma),
+            })
+    return pd.DataFrame(rows)
+
+
+def test_format_bytes():
+    from specdec_lite.notebook import format_bytes
+
+    assert format_bytes(0) == "0 B" and format_bytes(1023) == "1023 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(5_598_720) == "5.34 MiB"
+    assert format_bytes(1 << 30) == "1 GiB" and format_bytes(13_476_831_360) == "12.6 GiB"
+
+
+def test_speedup_page_shows_the_chosen_cell():
+    from specdec_lite.notebook import speedup_page
+
+    grid = _made_up_grid()
+    page = speedup_page(grid, 3, 0.5, title="made up")
+    assert 'data-gamma="3"' in page and 'data-temperature="0.5"' in page
+    assert "alpha = 0.50" in page and 'src="data:image/png;base64,' in page and "specdec-speedup-table" in page
+    assert page != speedup_page(grid, 3, 1.0)
+    missing = speedup_page(grid.drop(index=grid.index[(grid.gamma == 2) & (grid.temperature == 0.0)]), 2, 0.0)
+    assert "not measured" in missing and "specdec-speedup-table" not in missing
+    with pytest.raises(ValueError, match="verify_ratio"):
+        speedup_page(grid.drop(columns="verify_ratio"), 3, 0.5)
+
+
+def test_speedup_explorer_follows_its_sliders():
+    from specdec_lite.notebook import speedup_explorer
+
+    box = speedup_explorer(_made_up_grid(), gamma=2, temperature=0.4)
+    (gamma, temperature), view = box.children[0].children, box.children[1]
+    assert (gamma.description, temperature.description) == ("gamma", "temperature")
+    assert "specdec-speedup" in box._dom_classes and "specdec-speedup-view" in view._dom_classes
+    assert "specdec-speedup-gamma" in gamma._dom_classes and "specdec-speedup-temperature" in temperature._dom_classes
+    assert (gamma.min, gamma.max, temperature.min, temperature.max, temperature.step) == (1, 4, 0.0, 1.0, 0.5)
+    assert 'data-gamma="2" data-temperature="0.5"' in view.value
+    gamma.value = 4
+    assert 'data-gamma="4" data-temperature="0.5"' in view.value
+    temperature.value = 1.0
+    assert 'data-gamma="4" data-temperature="1"' in view.value and "alpha = 0.40" in view.value
+    uneven = _made_up_grid()
+    uneven["temperature"] = uneven["temperature"].replace(1.0, 0.7)
+    with pytest.raises(ValueError, match="evenly spaced"):
+        speedup_explorer(uneven)
+
+
+def test_gpu_run_reads_the_committed_measurements():
+    from specdec_lite.notebook import gpu_run
+
+    bench = gpu_run("smol_bench.json")["bench_smol"]
+    assert bench["kind"] == "bench" and 0 < bench["cost"]["c"] < 1
+    with pytest.raises(FileNotFoundError, match="docs/gpu_runs"):
+        gpu_run("no_such_run.json")
