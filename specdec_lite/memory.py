@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 
 import psutil
 import torch
@@ -71,8 +73,11 @@ def llama_parameter_count(config) -> int:
         output layer    V h, unless ``tie_word_embeddings`` (then it reuses the embeddings)
 
     plus the biases of the projections when ``attention_bias`` / ``mlp_bias`` are set. ``config`` is a
-    transformers config or anything with those attributes.
+    transformers config, a dict of its fields (``{"hidden_size": 4096, ...}``) or anything with those
+    attributes.
     """
+    if isinstance(config, Mapping):
+        config = SimpleNamespace(**config)
     h, n_layers, heads = config.hidden_size, config.num_hidden_layers, config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_dim = getattr(config, "head_dim", None) or h // heads

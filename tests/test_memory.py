@@ -59,6 +59,7 @@ def test_parameter_count_by_hand():
     smol = SimpleNamespace(vocab_size=49152, hidden_size=576, num_hidden_layers=30, num_attention_heads=9,
                            num_key_value_heads=3, intermediate_size=1536, tie_word_embeddings=True)
     assert llama_parameter_count(smol) == 134_515_008
+    assert llama_parameter_count(vars(smol)) == 134_515_008  # a dict of the same fields
 
 
 def test_gguf_tensor_bytes_by_type(tmp_path):
