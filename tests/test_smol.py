@@ -6,6 +6,7 @@ The fast tests use small stand-ins (no 135M model); the slow ones load the real 
 
 from __future__ import annotations
 
+import json
 import importlib.util
 import time
 
@@ -195,3 +196,29 @@ def test_smol_greedy_equals_target_generate(smol_pair, decoder):
             result = tree_speculative_generate(pair.draft, pair.target, ids, 24, depth=3, branching=2,
                                                eos_token_id=pair.eos_token_id)
         assert torch.equal(result.tokens, expected), domain
+
+
+def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
+    """The card reads every figure from its inputs, and a prompt holding a code fence cannot break the card."""
+    from specdec_lite.zoo import model_card_smol
+
+    ev = {"machine": "test CPU", "torch": "x", "budgets": {"c": 0.12, "alpha": 0.65, "speedup": 1.3},
+          "parameters": {"target": 134_000_000, "draft": 5_000_000},
+          "cost": {"c": 0.2, "draft_step_s": 0.02, "target_step_s": 0.1},
+          "samples": {"code": {"id": "code-1", "prompt": "```python\ndef f():", "answer": "```python\nreturn 1\n```"}}}
+    log = {"shape": {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1, "num_key_value_heads": 1},
+           "variant": "full", "parameters": 5e6, "steps": 1, "batch": 1, "lr": 0.1, "device_name": "cpu", "seconds": 1,
+           "torch": "x", "log": [{"kl": 2.0, "top1_agreement": 0.1}, {"kl": 1.0, "top1_agreement": 0.5}]}
+    budgets = {"settings": {"per_domain": 8}, "machine": {"threads": 1, "load_average_before": [1.0, 1.0, 1.0]},
+               "result": {"alphas": [{"domain": d, "drafter": "draft", "alpha": a}
+                                     for d, a in zip(("code", "math", "logic", "chat"), (0.7, 0.6, 0.5, 0.4))],
+                          "predictions": [{"domain": "all", "drafter": "draft", "gamma": 1, "alpha": 0.55}],
+                          "summary": [{"domain": "all", "fixed_speedup": 1.31}],
+                          "policies": {"fixed": {"code": ["draft", 3]}}}}
+    (tmp_path / "budgets").mkdir()
+    (tmp_path / "budgets" / "smol.json").write_text(json.dumps(budgets))
+    card = model_card_smol.render(ev, log, None, tmp_path)
+    assert "| 0.200 (20.0 ms / 100.0 ms) | **missed** |" in card
+    assert "| >= 0.65 | 0.550 | **missed** |" in card and "| >= 0.65 | 0.400 | **missed** |" in card
+    assert "| >= 1.3x | 1.31x | met |" in card
+    assert card.count("````text") == 2 and "```python\ndef f():" in card

@@ -11,7 +11,12 @@ Writes ``smol/eval.json`` and renders ``smol/MODEL_CARD.md`` (with ``smol/draft/
 * ``bench`` - :func:`specdec_lite.bench.run_bench` on ``--bench-prompts`` prompts per domain: the
   target alone, chain, tree and Hugging Face assisted generation (greedy, 64 new tokens), and a gamma
   sweep; budget: chain at the best gamma >= 1.3x the target alone, and at least as fast as HF assisted;
-* ``samples`` - the pair's greedy answer to the first prompt of each domain.
+* ``samples`` - the pair's greedy answer to the first prompt of each domain;
+* ``generalisation`` - the draft's teacher-forced top-1 agreement with the target on the target's greedy
+  answers, by domain, for three kinds of prompt: training instructions (sequences of the distillation
+  data), new instructions from the same templates (another seed), and the study's prompts. Training far
+  above new-template means overfitting; new-template far above study means the templates do not cover the
+  study's prompts.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import load_pair, load_prompts, speculative_generate
 from ..bench import BenchConfig, cost_coefficient, jsonable, run_bench
 from ..prompts import DOMAINS
 from ..study import StudyConfig, acceptance_by_domain, run_study
-from .train_smol import SMOL_DIR
+from .instructions import training_instructions
+from .train_smol import DATA_FILE, DOMAIN_CODES, SMOL_DIR, answer, batch_of, kl_loss
 
 BUDGETS = {"c": 0.12, "alpha": 0.65, "speedup": 1.3}
 
@@ -43,8 +50,9 @@ def load_seconds(repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def acceptance(pair, gamma: int, new_tokens: int) -> dict:
-    config = StudyConfig(mode="chain", gamma=gamma, max_new_tokens=new_tokens, n_resamples=1000)
+def acceptance(pair, gamma: int, new_tokens: int, per_domain: int | None = None) -> dict:
+    config = StudyConfig(mode="chain", gamma=gamma, max_new_tokens=new_tokens, n_resamples=1000,
+                         prompts_per_domain=per_domain)
     result = run_study(pair.draft, pair.target, load_prompts(prompt_set=pair.prompt_set), config, encode=pair.encode,
                        progress=True)
     summary = acceptance_by_domain(result).set_index("domain")
@@ -71,20 +79,55 @@ def samples(pair, new_tokens: int) -> dict:
     return out
 
 
+@torch.inference_mode()
+def generalisation(pair, per_domain: int, new_tokens: int, seed: int = 0) -> dict:
+    """Teacher-forced top-1 agreement on greedy answers: training sequences, new template prompts, study prompts."""
+    data = dict(np.load(DATA_FILE))
+    pad = pair.target.generation_config.pad_token_id
+
+    def agreement(rows_data: dict, rows) -> float:
+        return float(torch.stack([kl_loss(pair.draft, pair.target, *batch_of(rows_data, rows[i : i + 4], 512, pad,
+                                                                             pair.device), "shortlist")[1]
+                                  for i in range(0, len(rows), 4)]).mean())
+
+    def answered(prompts: list[str]) -> dict:
+        ids = [pair.encode(text).tolist() for text in prompts]
+        replies = answer(pair.target, pair.tokenizer, ids, sample=False, temperature=1.0, max_new_tokens=new_tokens,
+                         batch=len(ids), device=pair.device)
+        sequences = [i + r for i, r in zip(ids, replies)]
+        lengths = np.array([len(s) for s in sequences])
+        return {"tokens": np.concatenate(sequences), "starts": np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+                "lengths": lengths, "prompt_len": np.array([len(i) for i in ids])}
+
+    training = {record["prompt"] for record in training_instructions(per_domain=800, seed=0)}
+    fresh = [r for r in training_instructions(per_domain=4 * per_domain, seed=seed + 1) if r["prompt"] not in training]
+    rng, out = np.random.default_rng(seed), {}
+    for domain in DOMAINS:
+        greedy = np.flatnonzero((data["mode"] == 0) & (data["domain"] == DOMAIN_CODES[domain]))
+        new = [r["prompt"] for r in fresh if r["domain"] == domain][:per_domain]
+        study = [p.prompt for p in load_prompts(domain=domain, prompt_set=pair.prompt_set)[:per_domain]]
+        out[domain] = {"training": agreement(data, rng.choice(greedy, per_domain, replace=False)),
+                       "new_template": agreement(answered(new), np.arange(len(new))),
+                       "study": agreement(answered(study), np.arange(len(study)))}
+        print(domain, out[domain], flush=True)
+    return out | {"prompts_per_domain": per_domain, "new_tokens": new_tokens}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--gamma", type=int, default=4)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--bench-prompts", type=int, default=3, help="prompts per domain in the speed benchmark")
-    parser.add_argument("--parts", default="load,cost,acceptance,bench,samples")
+    parser.add_argument("--parts", default="load,cost,acceptance,bench,samples,generalisation")
+    parser.add_argument("--acceptance-prompts", type=int, default=None, help="prompts per domain (default: all 50)")
     parser.add_argument("--out", type=Path, default=SMOL_DIR / "eval.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
     report.update({"command": "python -m specdec_lite.zoo.evaluate_smol", "threads": args.threads,
-                   "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU",
+                   "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s), no GPU",
                    "torch": torch.__version__, "budgets": BUDGETS})
 
     def save():
@@ -98,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         report["cost"] = cost_coefficient(pair.draft, pair.target, context=64, repeats=50)
         save()
     if "acceptance" in parts:
-        report["acceptance"] = acceptance(pair, args.gamma, args.new_tokens)
+        report["acceptance"] = acceptance(pair, args.gamma, args.new_tokens, args.acceptance_prompts)
         report["acceptance"]["gamma"] = args.gamma
         save()
     if "bench" in parts:
@@ -110,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
         save()
     if "samples" in parts:
         report["samples"] = samples(pair, 160)
+        save()
+    if "generalisation" in parts:
+        report["generalisation"] = generalisation(pair, per_domain=8, new_tokens=args.new_tokens)
     save()
     from . import model_card_smol
 

@@ -19,7 +19,7 @@ def _ok(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _budgets(ev: dict) -> str:
+def _budgets(ev: dict, results: Path | None = None) -> str:
     budgets, rows = ev["budgets"], []
     if "cost" in ev:
         c = ev["cost"]
@@ -29,7 +29,8 @@ def _budgets(ev: dict) -> str:
     if "acceptance" in ev:
         acc = ev["acceptance"]
         worst = min(acc[d]["alpha"] for d in ("code", "math", "logic", "chat") if d in acc)
-        rows.append([f"greedy chain acceptance per tested token (gamma {acc['gamma']}), all 200 prompts",
+        prompts = sum(acc[d]["prompts"] for d in ("code", "math", "logic", "chat") if d in acc)
+        rows.append([f"greedy chain acceptance per tested token (gamma {acc['gamma']}), {prompts} study prompts",
                      f">= {budgets['alpha']}", f"{acc['all']['alpha']:.3f}", _ok(acc["all"]["alpha"] >= budgets["alpha"])])
         rows.append(["... in the weakest domain", f">= {budgets['alpha']}", f"{worst:.3f}", _ok(worst >= budgets["alpha"])])
     if "bench" in ev:
@@ -45,6 +46,8 @@ def _budgets(ev: dict) -> str:
             rows.append([f"... against Hugging Face assisted generation (gamma {bench['config']['gamma']})",
                          "at least as fast", f"chain {summary['chain']['speedup']:.2f}x vs HF {hf:.2f}x",
                          _ok(summary["chain"]["speedup"] >= hf)])
+    if results is not None and "acceptance" not in ev and "bench" not in ev:
+        rows += _committed(results)
     return _table(["budget", "target", "measured", ""], rows)
 
 
@@ -72,6 +75,49 @@ def _bench(ev: dict) -> str:
     ])
 
 
+def _committed(root: Path) -> list[str]:
+    """Budget rows from the course's committed study and budgets runs (``results/``), where they exist."""
+    rows, study_file, budgets_file = [], root / "study" / "smol" / "study.json", root / "budgets" / "smol.json"
+    if budgets_file.exists():
+        run = json.loads(budgets_file.read_text())
+        result, settings = run["result"], run["settings"]
+        alphas = {(a["domain"], a["drafter"]): a["alpha"] for a in result["alphas"]}
+        pooled = next(p["alpha"] for p in result["predictions"] if p["domain"] == "all" and p["drafter"] == "draft")
+        worst = min(alphas[(d, "draft")] for d in ("code", "math", "logic", "chat"))
+        where = (f"`results/budgets/smol.json`: {settings['per_domain'] // 2} fit prompts per domain, gamma 4, "
+                 f"{run['machine']['threads']} thread, load average {run['machine']['load_average_before'][0]:.1f}")
+        rows.append([f"greedy chain acceptance per tested token ({where})", ">= 0.65", f"{pooled:.3f}", _ok(pooled >= 0.65)])
+        rows.append(["... in the weakest domain", ">= 0.65", f"{worst:.3f}", _ok(worst >= 0.65)])
+        overall = next(r for r in result["summary"] if r["domain"] == "all")
+        gamma = result["policies"]["fixed"]["code"][1]
+        rows.append([f"greedy chain speed-up over the target alone at the fitted best gamma ({gamma}), median over "
+                     f"{settings['per_domain'] // 2 * 4} held-out prompts, same run", ">= 1.3x",
+                     f"{overall['fixed_speedup']:.2f}x", _ok(overall["fixed_speedup"] >= 1.3)])
+    if study_file.exists():
+        study = json.loads(study_file.read_text())
+        totals = study["totals"]
+        rows.append([f"tree study (depth 3, branching 2), acceptance per level, {totals['prompts']} prompts "
+                     "(`results/study/smol/`)", "-", f"{totals['level_acceptance']:.3f}", ""])
+    return rows
+
+
+def _generalisation(ev: dict) -> str:
+    gen = ev["generalisation"]
+    domains = [d for d in ("code", "math", "logic", "chat") if d in gen]
+    rows = [[d] + [f"{gen[d][k]:.3f}" for k in ("training", "new_template", "study")] for d in domains]
+    mean = {k: sum(gen[d][k] for d in domains) / len(domains) for k in ("training", "new_template", "study")}
+    rows.append(["mean"] + [f"{mean[k]:.3f}" for k in ("training", "new_template", "study")])
+    return "\n\n".join([
+        f"Teacher-forced top-1 agreement of the draft with the target on the target's greedy answers "
+        f"({gen['prompts_per_domain']} prompts per domain and kind, {gen['new_tokens']} new tokens): prompts the draft "
+        "was trained on, new prompts from the same instruction templates, and the study's prompts.",
+        _table(["domain", "training prompts", "new template prompts", "study prompts"], rows),
+        f"Training against new template prompts: {mean['training'] - mean['new_template']:+.3f} (a large positive gap "
+        f"would mean memorisation). New template against study prompts: {mean['new_template'] - mean['study']:+.3f} "
+        "(the price of the study's prompts lying outside what the templates cover).",
+    ])
+
+
 def _training(log: dict) -> str:
     shape = log["shape"]
     first, last = log["log"][0], log["log"][-1]
@@ -90,7 +136,7 @@ def _training(log: dict) -> str:
     ])
 
 
-def render(ev: dict, log: dict, data: dict | None) -> str:
+def render(ev: dict, log: dict, data: dict | None, results: Path | None = None) -> str:
     parts = [
         "# The SmolLM2 pair: SmolLM2-135M-Instruct and the course's draft",
         "",
@@ -112,9 +158,12 @@ def render(ev: dict, log: dict, data: dict | None) -> str:
                      f"logic, chat; `specdec_lite.zoo.instructions`, disjoint from the study's prompts), each answered by "
                      f"the target greedily and {data['samples']} times sampled at temperature {data['temperature']}: "
                      f"{data['sequences']} sequences, {data['answer_tokens']} answer tokens (`distill_data.npz`).")
-    parts += [_training(log), "", "## Budgets", "", _budgets(ev), ""]
+    parts += [_training(log), "", "## Budgets", "", _budgets(ev, results), ""]
     if "acceptance" in ev:
-        parts += ["## Acceptance by domain (greedy chain, all 200 study prompts, 64 new tokens)", "", _acceptance(ev), ""]
+        parts += [f"## Acceptance by domain (greedy chain, gamma {ev['acceptance']['gamma']}, 64 new tokens)", "",
+                  _acceptance(ev), ""]
+    if "generalisation" in ev:
+        parts += ["## Where the draft generalises", "", _generalisation(ev), ""]
     if "bench" in ev:
         parts += [f"## Speed (greedy, {ev['bench']['config']['max_new_tokens']} new tokens, "
                   f"{len(ev['bench']['summary']) and ev['bench']['config']['repeats']} timed rounds, interleaved)", "",
@@ -122,8 +171,9 @@ def render(ev: dict, log: dict, data: dict | None) -> str:
     if "samples" in ev:
         parts += ["## Samples (greedy; identical to the target's own greedy output)", ""]
         for domain, sample in ev["samples"].items():
-            parts += [f"**{domain}** ({sample['id']}): {sample['prompt'][:300]}", "", "```text", sample["answer"].strip(),
-                      "```", ""]
+            prompt = sample["prompt"] if len(sample["prompt"]) <= 400 else sample["prompt"][:400] + " [...]"
+            parts += [f"**{domain}** ({sample['id']}), the prompt:", "", "````text", prompt, "````", "",
+                      "and the answer:", "", "````text", sample["answer"].strip(), "````", ""]
     parts += [
         "## Limitations",
         "- The target is a 135M-parameter model: it answers fluently but slips on multi-step math and logic; "
@@ -140,4 +190,5 @@ def write(directory: Path, ev: dict) -> None:
     log = json.loads((directory / "draft" / "training_log.json").read_text())
     data_file = directory / "data_summary.json"
     data = json.loads(data_file.read_text()) if data_file.exists() else None
-    (directory / "MODEL_CARD.md").write_text(render(ev, log, data))
+    results = directory.parents[2] / "results"  # the course repository's committed runs, when installed from it
+    (directory / "MODEL_CARD.md").write_text(render(ev, log, data, results if results.is_dir() else None))
