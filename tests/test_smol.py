@@ -6,8 +6,8 @@ The fast tests use small stand-ins (no 135M model); the slow ones load the real 
 
 from __future__ import annotations
 
-import json
 import importlib.util
+import json
 import time
 
 import pytest
