@@ -8,7 +8,11 @@ imports it as ``from specdec_lite import notebook as nb``.
 * Self-checks in test cells: :func:`check` raises an ``AssertionError`` whose message teaches (it says
   what went wrong in words, never the expected value); :func:`record_calls` lists what a model was fed.
 * Committed results: :func:`results_path` finds a file under the repository's ``results/`` folder, where
-  measurements too slow for a lesson's 3 minutes are kept (each with the command that regenerates it).
+  measurements too slow for a lesson's 3 minutes are kept (each with the command that regenerates it);
+  :func:`load_study` reads back a study saved by ``specdec-lite study --out``, and :func:`study_command`
+  gives the command line that reruns it.
+* Lessons 7 and 8: :func:`simulated_study` (node and step tables of a made-up study with known rates, for
+  demonstrations and hidden tests), :func:`ranked` (values in prose, highest first).
 * Display: :func:`show_markdown` (prose built from measured numbers), :func:`token_html`.
 * Widgets: :func:`step_through`, the step-through visualiser of a speculative generation, built on the
   pure function :func:`step_html`. Its controls carry stable descriptions and CSS classes for browser
@@ -429,6 +433,154 @@ def number(answer, name: str) -> float:
 
 
 __all__ += ["choice", "number"]
+
+
+# --- Lessons 7 and 8 ---
+# Helpers for solutions/07_acceptance_dynamics/ and solutions/08_domain_effects/ (append only).
+
+import pandas as pd  # noqa: E402  (kept inside this section, which the lessons 7 and 8 own)
+
+
+def simulated_study(rates: dict, *, prompts: int = 4, steps: int = 25, depth: int = 3, branching: int = 2,
+                    short_steps: float = 0.1, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node and step tables of a made-up greedy tree study whose acceptance per level is known in advance.
+
+    ``rates[domain]`` is the probability that a level is accepted given that the path reached it: one number
+    (the same rate at every depth) or one number per depth. Each of ``prompts`` prompts per domain runs
+    ``steps`` steps; a step drafts the full ``branching``-ary tree of ``depth`` levels (a fraction
+    ``short_steps`` of the steps drafts fewer levels, as real steps near the token limit do). Walking down from
+    the root, each reached level is accepted with its rate, through one child (the draft's first choice three
+    times in four); below a rejected node nothing is tested. A node's entropies (``q_entropy``, ``p_entropy``,
+    nats, shared by siblings since they come from the parent's distribution, as in real records) are drawn
+    from exponential laws with a lower mean where one of the siblings was accepted, so entropy and acceptance
+    are negatively correlated. The columns are those of :func:`specdec_lite.study.run_study`'s tables, so
+    every function of the study accepts them; probabilities and tokens are random filler.
+    """
+    from .prompts import DOMAINS
+    from .tree import static_tree
+
+    unknown = sorted(set(rates) - set(DOMAINS))
+    if unknown or not rates:
+        raise ValueError(f"rates needs one entry per domain, with domains from {list(DOMAINS)}; got {sorted(rates)}.")
+    if depth < 1 or branching < 1 or prompts < 1 or steps < 1:
+        raise ValueError("depth, branching, prompts and steps must all be at least 1.")
+    per_depth = {}
+    for domain, rate in rates.items():
+        values = [float(rate)] * depth if np.ndim(rate) == 0 else [float(r) for r in rate]
+        if len(values) != depth or not all(0.0 <= r <= 1.0 for r in values):
+            raise ValueError(f"rates[{domain!r}] must be one probability or {depth} probabilities (one per depth) "
+                             f"in [0, 1]; got {rate!r}.")
+        per_depth[domain] = values
+    rng = np.random.default_rng(seed)
+    trees = {}
+    for d in range(1, depth + 1):
+        tree = static_tree(d, branching)
+        parents = tree.parents.tolist()
+        ranks = [sum(parents[j] == parents[k] for j in range(k)) for k in range(len(parents))]
+        trees[d] = (parents, tree.depths.tolist(), ranks)
+    node_rows, step_rows = [], []
+    for domain in [d for d in DOMAINS if d in per_depth]:
+        for i in range(prompts):
+            prompt_id, cache = f"{domain}-{i + 1:03d}", 100
+            for step in range(steps):
+                drafted = depth if rng.random() >= short_steps else int(rng.integers(1, depth + 1))
+                parents, node_depth, rank = trees[drafted]
+                accepted, node = [False] * len(parents), -1
+                for level in range(1, drafted + 1):
+                    if rng.random() >= per_depth[domain][level - 1]:
+                        break
+                    children = [k for k, p in enumerate(parents) if p == node]
+                    node = children[0] if rng.random() < 0.75 else children[int(rng.integers(len(children)))]
+                    accepted[node] = True
+                kept = sum(accepted)
+                scale = {p: 0.6 if any(accepted[k] for k, q in enumerate(parents) if q == p) else 1.4
+                         for p in set(parents)}
+                q_entropy = {p: rng.exponential(scale[p]) for p in scale}
+                p_entropy = {p: rng.exponential(scale[p]) for p in scale}
+                for k, p in enumerate(parents):
+                    node_rows.append({
+                        "prompt_id": prompt_id, "domain": domain, "step": step, "node": k, "depth": node_depth[k],
+                        "token": int(rng.integers(1000)), "q_prob": float(rng.random()), "q_entropy": q_entropy[p],
+                        "p_prob": float(rng.random()), "p_entropy": p_entropy[p], "accepted": accepted[k],
+                        "parent": p, "rank": rank[k], "on_path": accepted[k], "tested": p < 0 or accepted[p],
+                    })
+                cache += kept + 1
+                step_rows.append({"prompt_id": prompt_id, "domain": domain, "step": step, "drafted": len(parents),
+                                  "accepted": kept, "emitted": kept + 1, "seconds": 0.0, "target_cache": cache,
+                                  "draft_cache": cache})
+    return pd.DataFrame(node_rows), pd.DataFrame(step_rows)
+
+
+def ranked(values, digits: int = 3) -> str:
+    """``{"code": 0.7, "chat": 0.6}`` (or a Series) as ``"code 0.700 > chat 0.600"``, highest first; ``=`` for ties."""
+    items = sorted(dict(values).items(), key=lambda item: -item[1])
+    text = [f"{items[0][0]} {items[0][1]:.{digits}f}"] if items else []
+    for (_, before), (name, value) in zip(items, items[1:]):
+        text.append(f"{'=' if f'{value:.{digits}f}' == f'{before:.{digits}f}' else '>'} {name} {value:.{digits}f}")
+    return " ".join(text)
+
+
+__all__ += ["simulated_study", "ranked"]
+
+
+def load_study(folder) -> tuple:
+    """A study saved by ``specdec-lite study --out FOLDER --json > FOLDER/study.json``, read back.
+
+    Returns ``(result, report)``: a :class:`~specdec_lite.study.StudyResult` rebuilt from the node and step
+    tables (``nodes.*`` and ``steps.*``: CSV, gzipped CSV or Parquet) and the study's configuration, and
+    the JSON report as a dict. Pass the folder of a committed study, e.g. ``results_path("study", "smol")``.
+    """
+    import dataclasses
+    import json
+
+    from .study import StudyConfig, StudyResult, load_frame
+
+    folder = Path(folder)
+    tables = {}
+    for name in ("nodes", "steps"):
+        found = sorted(p for p in folder.glob(f"{name}.*") if p.name.endswith((".csv", ".csv.gz", ".parquet")))
+        if not found:
+            raise FileNotFoundError(f"{folder} has no {name}.csv, {name}.csv.gz or {name}.parquet: it is not the "
+                                    "--out folder of `specdec-lite study`.")
+        tables[name] = load_frame(found[0])
+    report_path = folder / "study.json"
+    if not report_path.exists():
+        raise FileNotFoundError(f"{report_path} is missing: write it with `specdec-lite study ... --json > {report_path}`.")
+    report = json.loads(report_path.read_text())
+    known = {f.name for f in dataclasses.fields(StudyConfig)}  # keys a newer report may add are left out
+    settings = {k: v for k, v in report["config"].items() if k in known} | {"domains": tuple(report["config"]["domains"])}
+    result = StudyResult(StudyConfig(**settings), tables["nodes"], tables["steps"], report["seconds"], report["device"])
+    return result, report
+
+
+
+def study_command(report: dict, out: str) -> list[str]:
+    """The ``specdec-lite study`` command line that reruns the study of ``report`` into the folder ``out``.
+
+    Built from the report's ``pair`` and ``config`` (every setting the command line takes), with
+    ``--format csv.gz --plots --json``; redirect its standard output into ``out/study.json``.
+    """
+    config = report["config"]
+    if not report.get("pair"):
+        raise ValueError("this report names no pair (only `specdec-lite study` adds one): rerun it by hand.")
+    command = ["specdec-lite", "study", "--pair", report["pair"], "--mode", config["mode"]]
+    if config["mode"] == "tree":
+        command += ["--depth", str(config["depth"]), "--branching", str(config["branching"])]
+        command += ["--budget", str(config["budget"])] if config.get("budget") else []
+    else:
+        command += ["--gamma", str(config["gamma"])]
+    command += ["--temperature", str(config["temperature"]), "--max-new-tokens", str(config["max_new_tokens"]),
+                "--seed", str(config["seed"]), "--entropy", config["entropy"]]
+    if config.get("prompts_per_domain"):
+        command += ["--prompts", str(config["prompts_per_domain"])]
+    from .prompts import DOMAINS
+
+    if tuple(config["domains"]) != DOMAINS:
+        command += [arg for domain in config["domains"] for arg in ("--domain", domain)]
+    return command + ["--out", str(out), "--format", "csv.gz", "--plots", "--json"]
+
+
+__all__ += ["load_study", "study_command"]
 
 
 # --- Lessons 5 and 6 ---

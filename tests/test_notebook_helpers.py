@@ -67,6 +67,116 @@ def test_random_parents_are_valid_trees():
     assert len(set(first)) > 3  # not a chain or a star
 
 
+# --- Lessons 7 and 8 (``specdec_lite.notebook``, section "Lessons 7 and 8") ---
+
+import pandas as pd  # noqa: E402
+
+from specdec_lite.notebook import ranked, simulated_study  # noqa: E402
+from specdec_lite.results import NodeRecord, StepRecord  # noqa: E402
+from specdec_lite.study import level_outcomes  # noqa: E402
+from specdec_lite.theory import nodes_tested  # noqa: E402
+
+
+def test_simulated_study_has_the_study_tables_columns():
+    nodes, steps = simulated_study({"code": 0.5, "chat": 0.6}, prompts=2, steps=3)
+    node_fields = [f for f in NodeRecord.__dataclass_fields__ if f != "step"]
+    assert list(nodes.columns) == ["prompt_id", "domain", "step", "node", *node_fields, "tested"]
+    assert list(steps.columns) == ["prompt_id", "domain", *StepRecord.__dataclass_fields__]
+    assert sorted(set(nodes["domain"])) == ["chat", "code"] and nodes["prompt_id"].nunique() == 4
+    assert len(steps) == 12
+
+
+def test_simulated_study_follows_greedy_tree_rules():
+    nodes, steps = simulated_study({"code": 0.9, "math": [0.8, 0.5, 0.2], "logic": 0.0, "chat": 1.0}, prompts=3,
+                                   steps=30, short_steps=0.3, seed=5)
+    assert (nodes_tested(nodes, group=("prompt_id", "step")).to_numpy() == nodes["tested"].to_numpy()).all()
+    for _, step in nodes.groupby(["prompt_id", "step"]):
+        accepted = step["accepted"].to_numpy()
+        parents = step["parent"].to_numpy()
+        assert all(parents[k] < 0 or accepted[parents[k]] for k in np.flatnonzero(accepted))
+        assert all(accepted[parents == p].sum() <= 1 for p in set(parents))
+    per_step = nodes.groupby(["prompt_id", "step"], sort=False)["accepted"].sum().to_numpy()
+    assert (per_step == steps["accepted"].to_numpy()).all()
+    assert (steps["drafted"] == nodes.groupby(["prompt_id", "step"], sort=False).size().to_numpy()).all()
+    assert not nodes.loc[nodes["domain"] == "logic", "accepted"].any()
+    chat = steps[steps["domain"] == "chat"]
+    full = nodes[nodes["domain"] == "chat"].groupby(["prompt_id", "step"], sort=False)["depth"].max().to_numpy()
+    assert (chat["accepted"].to_numpy() == full).all()  # rate 1: the path goes as deep as the step drafted
+    assert (full < 3).any()  # some steps drafted fewer levels
+
+
+def test_simulated_study_recovers_its_rates_and_is_seeded():
+    rates = {"code": 0.6, "math": [0.8, 0.5, 0.3]}
+    nodes, _ = simulated_study(rates, prompts=20, steps=100, short_steps=0.0, seed=2)
+    by_depth = level_outcomes(nodes).groupby(["domain", "depth"])["accepted"].mean()
+    for domain, rate in rates.items():
+        expected = [rate] * 3 if np.ndim(rate) == 0 else rate
+        assert by_depth[domain].to_numpy() == pytest.approx(expected, abs=0.06)
+    r = np.corrcoef(nodes["q_entropy"], nodes["accepted"])[0, 1]
+    assert r < -0.05
+    again, _ = simulated_study(rates, prompts=20, steps=100, short_steps=0.0, seed=2)
+    pd.testing.assert_frame_equal(nodes, again)
+    other, _ = simulated_study(rates, prompts=20, steps=100, short_steps=0.0, seed=3)
+    assert not nodes["accepted"].equals(other["accepted"])
+
+
+def test_simulated_study_rejects_bad_rates():
+    with pytest.raises(ValueError, match="domains from"):
+        simulated_study({"poetry": 0.5})
+    with pytest.raises(ValueError, match="one per depth"):
+        simulated_study({"code": [0.5, 0.5]})
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        simulated_study({"code": 1.5})
+
+
+def test_ranked():
+    assert ranked({"code": 0.7, "chat": 0.61234}) == "code 0.700 > chat 0.612"
+    assert ranked(pd.Series({"a": 0.5, "b": 0.9, "c": 0.5}), digits=1) == "b 0.9 > a 0.5 = c 0.5"
+    assert ranked({}) == ""
+
+
+def test_load_study_reads_back_what_the_cli_writes(tmp_path):
+    import json
+
+    from specdec_lite.notebook import load_study
+    from specdec_lite.study import StudyConfig, StudyResult, save_frame, study_report
+
+    nodes, steps = simulated_study({"code": 0.6, "chat": 0.5}, prompts=2, steps=5)
+    written = StudyResult(StudyConfig(domains=("code", "chat"), max_new_tokens=20), nodes, steps, 1.5, "cpu")
+    save_frame(nodes, tmp_path / "nodes.csv.gz")
+    save_frame(steps, tmp_path / "steps.csv.gz")
+    (tmp_path / "study.json").write_text(json.dumps(study_report(written)))
+    result, report = load_study(tmp_path)
+    assert result.config == written.config and result.seconds == 1.5 and report["kind"] == "study"
+    pd.testing.assert_frame_equal(result.nodes, nodes, check_dtype=False)
+    pd.testing.assert_frame_equal(result.steps, steps, check_dtype=False)
+    (tmp_path / "steps.csv.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="no steps.csv"):
+        load_study(tmp_path)
+
+
+
+def test_study_command_reruns_the_reported_configuration():
+    from dataclasses import asdict
+
+    from specdec_lite.cli import build_parser
+    from specdec_lite.notebook import study_command
+    from specdec_lite.study import StudyConfig
+
+    for config in (StudyConfig(prompts_per_domain=25), StudyConfig(mode="chain", gamma=5, domains=("math", "chat"),
+                                                                     max_new_tokens=32, budget=None, seed=3)):
+        command = study_command({"pair": "smol", "config": asdict(config)}, "results/study/smol")
+        assert command[:2] == ["specdec-lite", "study"]
+        args = build_parser().parse_args(command[1:])
+        assert (args.pair, args.mode, args.max_new_tokens, args.seed, args.per_domain) == (
+            "smol", config.mode, config.max_new_tokens, config.seed, config.prompts_per_domain)
+        assert (args.depth, args.branching) == (config.depth, config.branching) or config.mode == "chain"
+        assert args.gamma == config.gamma or config.mode == "tree"
+        assert tuple(args.domain or config.domains) == config.domains and args.json and args.plots
+        assert str(args.out) == "results/study/smol" and args.format == "csv.gz"
+    with pytest.raises(ValueError, match="names no pair"):
+        study_command({"config": asdict(StudyConfig())}, "out")
+
 # --- Lessons 5 and 6 (specdec_lite.notebook, section "Lessons 5 and 6") ---
 
 
@@ -141,3 +251,4 @@ def test_gpu_run_reads_the_committed_measurements():
     assert bench["kind"] == "bench" and 0 < bench["cost"]["c"] < 1
     with pytest.raises(FileNotFoundError, match="docs/gpu_runs"):
         gpu_run("no_such_run.json")
+
