@@ -33,7 +33,7 @@ import importlib.util
 import json
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -533,13 +533,15 @@ def load_study(*folders: str | Path) -> StudyResult:
         if not report_file.exists():
             raise FileNotFoundError(f"{report_file} is missing: `specdec-lite study --out {folder}` writes it.")
         report = json.loads(report_file.read_text())
-        config = dict(report["config"], domains=tuple(report["config"]["domains"]), prompts_per_domain=None)
-        configs.append(config)
+        known = {f.name for f in fields(StudyConfig)}  # keys that a newer report may add are left out
+        configs.append({k: v for k, v in report["config"].items() if k in known}
+                       | {"domains": tuple(report["config"]["domains"])})
         nodes.append(load_frame(_table_file(folder, "nodes")))
         steps.append(load_frame(_table_file(folder, "steps")))
         seconds += report.get("seconds") or 0.0
         devices.add(report.get("device", "cpu"))
-    differ = sorted(k for k in configs[0] if any(c[k] != configs[0][k] for c in configs[1:]) and k != "domains")
+    differ = sorted(k for k in configs[0] if k not in ("domains", "prompts_per_domain")
+                    and any(c.get(k) != configs[0][k] for c in configs[1:]))
     if differ:
         raise ValueError(f"cannot merge studies whose configurations differ in {differ}: {[str(f) for f in folders]}.")
     ids = [frame["prompt_id"].unique() for frame in steps]
@@ -547,5 +549,7 @@ def load_study(*folders: str | Path) -> StudyResult:
     if repeated:
         raise ValueError(f"cannot merge studies that share prompts {sorted(repeated)[:5]}: each prompt once.")
     domains = tuple(d for d in DOMAINS if any(d in c["domains"] for c in configs))
-    return StudyResult(StudyConfig(**(configs[0] | {"domains": domains})), pd.concat(nodes, ignore_index=True),
+    per_domain = configs[0].get("prompts_per_domain") if len(configs) == 1 else None
+    config = StudyConfig(**(configs[0] | {"domains": domains, "prompts_per_domain": per_domain}))
+    return StudyResult(config, pd.concat(nodes, ignore_index=True),
                        pd.concat(steps, ignore_index=True), seconds, ", ".join(sorted(devices)))
