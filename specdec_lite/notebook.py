@@ -524,34 +524,18 @@ __all__ += ["simulated_study", "ranked"]
 
 
 def load_study(folder) -> tuple:
-    """A study saved by ``specdec-lite study --out FOLDER --json > FOLDER/study.json``, read back.
+    """A study saved by ``specdec-lite study --out FOLDER``, read back as ``(result, report)``.
 
-    Returns ``(result, report)``: a :class:`~specdec_lite.study.StudyResult` rebuilt from the node and step
-    tables (``nodes.*`` and ``steps.*``: CSV, gzipped CSV or Parquet) and the study's configuration, and
-    the JSON report as a dict. Pass the folder of a committed study, e.g. ``results_path("study", "smol")``.
+    ``result`` is the :class:`~specdec_lite.study.StudyResult` rebuilt by :func:`specdec_lite.study.load_study`
+    from the folder's node and step tables and configuration; ``report`` is its ``study.json`` as a dict.
+    Pass the folder of a committed study, e.g. ``results_path("study", "smol")``.
     """
-    import dataclasses
     import json
 
-    from .study import StudyConfig, StudyResult, load_frame
+    from .study import load_study as read_study
 
-    folder = Path(folder)
-    tables = {}
-    for name in ("nodes", "steps"):
-        found = sorted(p for p in folder.glob(f"{name}.*") if p.name.endswith((".csv", ".csv.gz", ".parquet")))
-        if not found:
-            raise FileNotFoundError(f"{folder} has no {name}.csv, {name}.csv.gz or {name}.parquet: it is not the "
-                                    "--out folder of `specdec-lite study`.")
-        tables[name] = load_frame(found[0])
-    report_path = folder / "study.json"
-    if not report_path.exists():
-        raise FileNotFoundError(f"{report_path} is missing: write it with `specdec-lite study ... --json > {report_path}`.")
-    report = json.loads(report_path.read_text())
-    known = {f.name for f in dataclasses.fields(StudyConfig)}  # keys a newer report may add are left out
-    settings = {k: v for k, v in report["config"].items() if k in known} | {"domains": tuple(report["config"]["domains"])}
-    result = StudyResult(StudyConfig(**settings), tables["nodes"], tables["steps"], report["seconds"], report["device"])
-    return result, report
-
+    result = read_study(folder)
+    return result, json.loads((Path(folder) / "study.json").read_text())
 
 
 def study_command(report: dict, out: str) -> list[str]:

@@ -151,7 +151,7 @@ def test_load_study_reads_back_what_the_cli_writes(tmp_path):
     pd.testing.assert_frame_equal(result.nodes, nodes, check_dtype=False)
     pd.testing.assert_frame_equal(result.steps, steps, check_dtype=False)
     (tmp_path / "steps.csv.gz").unlink()
-    with pytest.raises(FileNotFoundError, match="no steps.csv"):
+    with pytest.raises(FileNotFoundError, match="exactly one steps.csv"):
         load_study(tmp_path)
 
 
