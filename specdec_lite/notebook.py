@@ -250,7 +250,8 @@ def step_html(result, tokenizer, index: int, *, context_chars: int = 400) -> str
         for i, n in enumerate(parts["accepted"] + parts["rejected"])
     )
     table = (
-        '<table class="specdec-step-table" style="margin-top:6px;font-size:90%">'
+        '<table class="specdec-step-table" style="margin-top:6px;font-size:90%;border-collapse:separate;'
+        'border-spacing:12px 2px">'
         "<tr><th>#</th><th>drafted token</th><th>q(x), draft</th><th>p(x), target</th><th>verdict</th></tr>"
         f"{rows}</table>"
         if rows
