@@ -235,13 +235,13 @@ def scroll_to(panel, selector: str):
             raise AssertionError(f"scrolled through the whole notebook and found no {selector!r}")
 
 
-def screenshot(page, name: str, target=None) -> Path:
-    """Save a screenshot of ``target`` (or the whole window) as runs/browser/<name>.png; also in docs/screenshots/
-    when SPECDEC_UPDATE_SCREENSHOTS=1. Returns the artifact's path."""
+def screenshot(page, name: str, target=None, *, readme: bool = False) -> Path:
+    """Save a screenshot of ``target`` (or the whole window) as runs/browser/<name>.png; one the README shows
+    (``readme``) also goes to docs/screenshots/ when SPECDEC_UPDATE_SCREENSHOTS=1. Returns the artifact's path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     (target or page).screenshot(path=str(path))
-    if os.environ.get("SPECDEC_UPDATE_SCREENSHOTS") == "1":
+    if readme and os.environ.get("SPECDEC_UPDATE_SCREENSHOTS") == "1":
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, README_SCREENSHOTS / path.name)
     return path
@@ -262,11 +262,11 @@ def run_lesson(browser, lab, course: Path, lesson: Lesson):
     return page, panel
 
 
-def check_plot(page, panel, name: str) -> None:
+def check_plot(page, panel, name: str, *, readme: bool = False) -> None:
     """A plot is shown: a PNG image in an output, which the browser decoded."""
     image = scroll_to(panel, ".jp-OutputArea-output img[src^='data:image/png']")
     assert image.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 100")
-    screenshot(page, name, image)
+    screenshot(page, name, image, readme=readme)
 
 
 # --- The lessons -------------------------------------------------------------------------------------------
@@ -302,13 +302,13 @@ def test_lesson_2_step_through_widget_and_plot_in_jupyterlab(browser, lab, cours
         if view.locator(".specdec-accepted").count() and view.locator(".specdec-rejected").count():
             break
     assert view.locator(".specdec-accepted").count(), "no step in the first 12 shows an accepted guess"
-    screenshot(page, "lesson-02-step-through", widget)
-    screenshot(page, "lesson-02-jupyterlab")
+    screenshot(page, "lesson-02-step-through", widget, readme=True)
+    screenshot(page, "lesson-02-jupyterlab", readme=True)
     last = move_slider(page, widget.locator(".specdec-step-slider"))  # the slider's far end: the last step
     view.locator(f"[data-step='{last - 1:g}']").wait_for()
     assert following.is_disabled()
 
-    check_plot(page, panel, "lesson-02-plot")
+    check_plot(page, panel, "lesson-02-plot", readme=True)
     page.close()
 
 
@@ -326,7 +326,7 @@ def test_lesson_5_speedup_explorer_in_jupyterlab(browser, lab, course):
         view.locator(f".specdec-speedup-page:not([{attribute}='{before}'])").wait_for()
         assert float(shown.get_attribute(attribute)) == pytest.approx(value), f"the {name} slider shows {value}"
         assert shown.locator("img").get_attribute("src") != image, f"moving {name} left the plot as it was"
-    screenshot(page, "lesson-05-speedup-explorer", explorer)
+    screenshot(page, "lesson-05-speedup-explorer", explorer, readme=True)
 
     check_plot(page, panel, "lesson-05-plot")
     page.close()
