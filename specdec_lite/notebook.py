@@ -95,7 +95,7 @@ def versions() -> dict[str, str]:
     if torch.cuda.is_available():
         device = f"GPU: {torch.cuda.get_device_name(0)}"
     else:
-        device = f"CPU only ({torch.get_num_threads()} threads)"
+        device = f"CPU only ({torch.get_num_threads()} thread(s))"
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -145,7 +145,7 @@ def smol_target_dir(*, rebuild: bool = False, verbose: bool = True) -> Path:
     gguf = gguf_path()
     if verbose:
         print(f"SmolLM2-135M-Instruct: {problem} in {folder}; converting {gguf.name} to a float32 checkpoint "
-              "there (once; about 20 s on a laptop CPU) ...", file=sys.stderr, flush=True)
+              "there (once; 30-60 s on a laptop CPU) ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
         _convert(gguf, folder)
