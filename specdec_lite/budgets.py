@@ -32,7 +32,7 @@ from .lookup import PromptLookup
 from .models import model_device
 from .prompts import DOMAINS
 from .speculative import speculative_generate
-from .theory import alpha_from_nodes, expected_tokens_per_call
+from .theory import alpha_from_nodes, expected_speedup
 
 __all__ = ["split_prompts", "predicted_speedup", "choose", "BudgetResult", "fit_and_measure"]
 
@@ -50,8 +50,12 @@ def split_prompts(prompts: list, seed: int = 0) -> tuple[list, list]:
 
 
 def predicted_speedup(alpha: float, gamma: int, draft_step: float, target_step: float, verify_step: float) -> float:
-    """Expected tokens per call over the step's cost, in target steps: ``E[tokens] T_t(1) / (g T_d + T_t(g+1))``."""
-    return expected_tokens_per_call(alpha, gamma) * target_step / (gamma * draft_step + verify_step)
+    """Expected tokens per call over the step's cost, in target steps: ``E[tokens] T_t(1) / (g T_d + T_t(g+1))``.
+
+    That is :func:`~specdec_lite.theory.expected_speedup` with ``c = T_d / T_t(1)`` and the verification
+    pass priced at ``v = T_t(g+1) / T_t(1)``, from step times in seconds.
+    """
+    return expected_speedup(alpha, gamma, draft_step / target_step, verify=verify_step / target_step)
 
 
 def choose(alphas: pd.DataFrame, costs: dict, verify: dict[int, float], gammas: tuple[int, ...]) -> pd.DataFrame:

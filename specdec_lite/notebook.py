@@ -34,15 +34,22 @@ Graded test cells must stay silent on stderr: nothing here writes there or shows
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import html
+import io
+import json
 import logging
+import math
+import numbers
 import platform
 import random
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 __all__ = [
@@ -116,12 +123,16 @@ def results_path(*parts: str) -> Path:
     Raises ``FileNotFoundError`` naming the file and how to get it back when it is missing (the package
     was installed without the repository, or the file was deleted).
     """
-    path = RESULTS.joinpath(*parts)
+    return _committed(RESULTS.joinpath(*parts), "the lessons' committed results", "results/",
+                      ", or run the cell that regenerates it")
+
+
+def _committed(path: Path, what: str, folder: str, otherwise: str = "") -> Path:
+    """``path``, or a ``FileNotFoundError`` saying that ``what`` live in the repository's ``folder`` and how to restore it."""
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing: the lessons' committed results live in the course repository's results/ folder. "
-            "Run the lesson from a clone of the course (`git checkout -- results/` restores a deleted file), "
-            "or run the cell that regenerates it."
+            f"{path} is missing: {what} live in the course repository's {folder} folder. Run the lesson from a "
+            f"clone of the course (`git checkout -- {folder}` restores a deleted file){otherwise}."
         )
     return path
 
@@ -315,7 +326,6 @@ def step_through(result, tokenizer, start: int = 0):
 # --- Lessons 3 and 4 ---
 # Helpers for solutions/03_*/ and solutions/04_*/ go below this line (append only).
 
-import dataclasses  # noqa: E402  (kept inside this section, which the lessons 3 and 4 own)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -386,8 +396,6 @@ __all__ += ["random_parents"]
 # in an answer cell (``q3 = "b"``, ``q5 = 2.8``); the visible part of its test cell checks the format with
 # these functions, the hidden part the value. Both accept a correct answer however it is written.
 
-import math  # noqa: E402  (kept inside this section, which the quizzes own)
-import numbers  # noqa: E402
 
 
 def _unanswered(name: str, example: str) -> NotImplementedError:
@@ -439,7 +447,6 @@ __all__ += ["choice", "number"]
 # --- Lessons 7 and 8 ---
 # Helpers for solutions/07_acceptance_dynamics/ and solutions/08_domain_effects/ (append only).
 
-import pandas as pd  # noqa: E402  (kept inside this section, which the lessons 7 and 8 own)
 
 
 def simulated_study(rates: dict, *, prompts: int = 4, steps: int = 25, depth: int = 3, branching: int = 2,
@@ -531,8 +538,6 @@ def load_study(folder) -> tuple:
     from the folder's node and step tables and configuration; ``report`` is its ``study.json`` as a dict.
     Pass the folder of a committed study, e.g. ``results_path("study", "smol")``.
     """
-    import json
-
     from .study import load_study as read_study
 
     result = read_study(folder)
@@ -571,9 +576,6 @@ __all__ += ["load_study", "study_command"]
 # --- Lessons 5 and 6 ---
 # Helpers for solutions/05_measuring_speedup/ and solutions/06_memory_cost/ (append only).
 
-import base64  # noqa: E402  (kept inside this section, which the lessons 5 and 6 own)
-import io  # noqa: E402
-import json  # noqa: E402
 
 GPU_RUNS = RESULTS.parent / "docs" / "gpu_runs"
 SPEEDUP_COLUMNS = ("temperature", "gamma", "alpha", "c", "measured_speedup", "measured_speedup_iqr",
@@ -583,13 +585,7 @@ SPEEDUP_COLUMNS = ("temperature", "gamma", "alpha", "c", "measured_speedup", "me
 
 def gpu_run(name: str) -> dict:
     """The JSON of a committed GPU measurement, ``docs/gpu_runs/<name>`` (``docs/gpu.md`` describes each one)."""
-    path = GPU_RUNS / name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: the GPU measurements live in the course repository's docs/gpu_runs/ folder. "
-            "Run the lesson from a clone of the course (`git checkout -- docs/gpu_runs/` restores a deleted file)."
-        )
-    return json.loads(path.read_text())
+    return json.loads(_committed(GPU_RUNS / name, "the GPU measurements", "docs/gpu_runs/").read_text())
 
 
 def format_bytes(n: float) -> str:

@@ -527,13 +527,13 @@ def load_study(*folders: str | Path) -> StudyResult:
     """
     if not folders:
         raise ValueError("load_study needs at least one folder written by `specdec-lite study --out DIR`.")
+    known = {f.name for f in fields(StudyConfig)}  # keys that a newer report may add are left out
     configs, nodes, steps, seconds, devices = [], [], [], 0.0, set()
     for folder in map(Path, folders):
         report_file = folder / "study.json"
         if not report_file.exists():
             raise FileNotFoundError(f"{report_file} is missing: `specdec-lite study --out {folder}` writes it.")
         report = json.loads(report_file.read_text())
-        known = {f.name for f in fields(StudyConfig)}  # keys that a newer report may add are left out
         configs.append({k: v for k, v in report["config"].items() if k in known}
                        | {"domains": tuple(report["config"]["domains"])})
         nodes.append(load_frame(_table_file(folder, "nodes")))

@@ -10,7 +10,8 @@ import itertools
 
 import numpy as np
 import torch
-from scipy import stats
+
+from specdec_lite.notebook import chi_square_test
 
 
 @torch.inference_mode()
@@ -29,22 +30,15 @@ def exact_continuations(model, prompt: list[int], n: int, temperature: float = 1
 
 
 def chi_square_pvalue(samples: list[tuple[int, ...]], expected: dict[tuple[int, ...], float], min_expected: float = 5.0) -> float:
-    """Pearson chi-square p-value of ``samples`` against ``expected``; rare outcomes are pooled into one cell."""
-    n = len(samples)
-    counts: dict[tuple[int, ...], int] = {}
-    for s in samples:
-        counts[s] = counts.get(s, 0) + 1
-    observed, predicted, pool_obs, pool_exp = [], [], 0, 0.0
-    for outcome, prob in expected.items():
-        if prob * n >= min_expected:
-            observed.append(counts.get(outcome, 0))
-            predicted.append(prob * n)
-        else:
-            pool_obs += counts.get(outcome, 0)
-            pool_exp += prob * n
-    if pool_exp > 0:
-        observed.append(pool_obs)
-        predicted.append(pool_exp)
-    observed, predicted = np.array(observed, float), np.array(predicted, float)
-    predicted *= observed.sum() / predicted.sum()
-    return float(stats.chisquare(observed, predicted).pvalue)
+    """Pearson chi-square p-value of ``samples`` against ``expected``; rare outcomes are pooled into one cell.
+
+    The outcomes (continuations) are numbered and handed to the course's own test,
+    :func:`specdec_lite.notebook.chi_square_test`, which the lessons use too. A sample outside ``expected``
+    is an impossible continuation: it raises, since the enumeration holds every continuation.
+    """
+    index = {outcome: i for i, outcome in enumerate(expected)}
+    unknown = [s for s in samples if s not in index]
+    if unknown:
+        raise ValueError(f"samples {unknown[:3]} are not among the enumerated continuations.")
+    probs = np.array(list(expected.values()), dtype=np.float64)
+    return chi_square_test([index[s] for s in samples], probs, min_expected=min_expected).pvalue
