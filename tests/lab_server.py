@@ -11,6 +11,7 @@ own folder, so that a run neither reads nor changes the state of the person runn
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -81,13 +82,21 @@ def _wait_until_served(url: str, proc: subprocess.Popen, log: Path, deadline: fl
 
 
 @contextlib.contextmanager
-def running_lab(workdir: Path, root_dir: Path | None = None, timeout: float = START_TIMEOUT):
+def running_lab(workdir: Path, root_dir: Path | None = None, timeout: float = START_TIMEOUT,
+                settings: dict[str, dict] | None = None):
     """Run `make lab` (serving ``root_dir``, by default the repository) until the block ends; yield a :class:`Lab`.
 
     ``workdir`` (a test's temporary folder) receives the log, Jupyter's runtime files, workspaces and
-    user settings. The server and everything it started (kernels included) are stopped afterwards.
+    user settings; ``settings`` maps a JupyterLab plugin id (``"@jupyterlab/docmanager-extension:plugin"``)
+    to the user settings it starts with. The server and everything it started (kernels included) are
+    stopped afterwards.
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    for plugin, values in (settings or {}).items():
+        package, name = plugin.split(":")
+        path = workdir / "user-settings" / package / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     log = workdir / "lab.log"
     env = {
         **os.environ,

@@ -115,9 +115,15 @@ def course(tmp_path_factory) -> Path:
     return root
 
 
+# Autosave off: the test saves explicitly once the run is over. With autosave on, a lesson that runs past
+# its 2-minute interval on a loaded machine could save twice at once, and JupyterLab then raises its "File
+# Changed ... on disk" dialog over the widgets (seen in CI, where it blocked the step-through clicks).
+LAB_SETTINGS = {"@jupyterlab/docmanager-extension:plugin": {"autosave": False}}
+
+
 @pytest.fixture(scope="module")
 def lab(course, tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("lab"), root_dir=course) as server:
+    with running_lab(tmp_path_factory.mktemp("lab"), root_dir=course, settings=LAB_SETTINGS) as server:
         yield server
 
 
