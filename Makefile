@@ -15,6 +15,9 @@ STAMP  := $(VENV)/.installed
 LAB_PORT ?= 8888
 # The folder JupyterLab serves (the file browser opens at its lessons/); the browser test points it at a scratch copy.
 LAB_DIR ?= $(CURDIR)
+# Tests run in parallel workers (pytest-xdist), a test file or a notebook version per unit; 2 suits a 2-core laptop.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -37,10 +40,10 @@ lab: $(STAMP)
 		--ServerApp.root_dir="$(LAB_DIR)" --LabApp.default_url="/lab/tree/lessons"
 
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "slow or not slow"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(PYTEST) -m "slow or not slow" --durations=25
 
 test-fast: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(PYTEST)
 
 # Student versions: solutions/<assignment>/ -> lessons/<assignment>/ (quizzes/ for quiz*/final*), deterministic;
 # tests/test_notebooks.py fails when the committed ones drift from what this writes.

@@ -9,7 +9,8 @@ The first load dequantises the GGUF file with transformers' GGUF support (model 
 20 s on a laptop CPU) and saves a float32 checkpoint in the cache folder ``$SPECDEC_CACHE`` (default
 ``~/.cache/specdec_lite``), under ``smollm2-135m-instruct/``. Later loads read that folder. A manifest
 of every file's size and SHA-256, written last, marks a complete cache: a folder without it, or whose
-files do not match it, is rebuilt, never loaded.
+files do not match it, is rebuilt, never loaded. A lock file beside the cache lets one process convert
+while others (two notebooks opened at once, parallel tests) wait for it and then load the result.
 
 The tokenizer in the GGUF names ``<|im_start|>`` as its end-of-sequence token, but an assistant turn
 of the ChatML template really ends with ``<|im_end|>``; the cached checkpoint says so (tokenizer,
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from filelock import FileLock
 
 __all__ = ["PIP_SPEC", "GGUF_NAME", "END_OF_TURN", "gguf_path", "cache_dir", "smol_target_dir"]
 
@@ -119,7 +122,6 @@ def _dequantise(gguf: Path, staging: Path) -> None:
 
 def _convert(gguf: Path, folder: Path) -> None:
     """Dequantise ``gguf`` into a staging folder, write its manifest last, then put it in place of ``folder``."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{FOLDER}-", dir=folder.parent))
     try:
         _dequantise(gguf, staging)
@@ -139,9 +141,19 @@ def smol_target_dir(*, rebuild: bool = False, verbose: bool = True) -> Path:
     it says what it does on stderr (``verbose``).
     """
     folder = cache_dir()
-    problem = "rebuild requested" if rebuild else cache_problem(folder)
-    if problem is None:
+    if not rebuild and cache_problem(folder) is None:
         return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder.parent / f".{FOLDER}.lock"):
+        # another process may have converted it while this one waited for the lock
+        problem = "rebuild requested" if rebuild else cache_problem(folder)
+        if problem is not None:
+            _convert_verbosely(folder, problem, verbose)
+    return folder
+
+
+def _convert_verbosely(folder: Path, problem: str, verbose: bool) -> None:
+    """Convert the package's GGUF file into ``folder``, saying why and how long it took; a bad file names the fix."""
     gguf = gguf_path()
     if verbose:
         print(f"SmolLM2-135M-Instruct: {problem} in {folder}; converting {gguf.name} to a float32 checkpoint "
@@ -157,4 +169,3 @@ def smol_target_dir(*, rebuild: bool = False, verbose: bool = True) -> Path:
     if verbose:
         print(f"SmolLM2-135M-Instruct: cached in {folder} ({time.perf_counter() - start:.0f} s).",
               file=sys.stderr, flush=True)
-    return folder

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import copy
+import os
+
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # `make test` runs two workers on a 2-core machine: one thread each, for the notebook kernels and JupyterLab
+    # they start too (they inherit this), or the workers' torch threads fight over the same cores.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 torch.set_num_threads(1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n N --dist loadgroup`` (``make test``) each test file runs in one worker, so its module
+    fixtures are built once; tests that name their own ``xdist_group`` (one per notebook version) spread further."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

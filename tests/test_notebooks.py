@@ -47,6 +47,13 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
+def _executions(version: str) -> list:
+    """SOLUTIONS as parameters, each version of a notebook in its own xdist group: under ``pytest -n`` (as in
+    ``make test``) the tests that read one execution run in one worker, so each version still runs once."""
+    return [pytest.param(path, id=_rel(path), marks=pytest.mark.xdist_group(f"{path.stem}:{version}"))
+            for path in SOLUTIONS]
+
+
 def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
@@ -204,7 +211,7 @@ def _from_stub(out) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+@pytest.mark.parametrize("solution", _executions("solution"))
 def test_solution_runs_without_errors(solution, executed):
     run = executed(solution, False)
     assert run.notebook is not None, f"cell types changed: {run.results}"
@@ -213,7 +220,7 @@ def test_solution_runs_without_errors(solution, executed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+@pytest.mark.parametrize("solution", _executions("solution"))
 def test_solution_passes_nbgrader_validation(solution, executed):
     results = executed(solution, False).results
     problems = {key: value for key, value in results.items() if key in ("failed", "changed", "type_changed")}
@@ -221,7 +228,7 @@ def test_solution_passes_nbgrader_validation(solution, executed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+@pytest.mark.parametrize("solution", _executions("solution"))
 def test_solution_graded_cells_write_nothing_to_stderr(solution, executed):
     nb = executed(solution, False).notebook
     noisy = [
@@ -233,7 +240,7 @@ def test_solution_graded_cells_write_nothing_to_stderr(solution, executed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+@pytest.mark.parametrize("solution", _executions("student"))
 def test_student_version_fails_only_at_the_stubs(solution, executed):
     student = release.released_path(solution)
     run = executed(student, True)
@@ -246,7 +253,7 @@ def test_student_version_fails_only_at_the_stubs(solution, executed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
+@pytest.mark.parametrize("solution", _executions("student"))
 def test_student_version_fails_nbgrader_validation(solution, executed):
     student = release.released_path(solution)
     results = executed(student, True).results

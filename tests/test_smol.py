@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -48,6 +49,22 @@ def test_cache_is_built_once_then_reused(fake_conversion, tmp_path, capsys):
     assert "converting" in capsys.readouterr().err  # the first load says what it does
     assert smol.smol_target_dir() == folder
     assert len(fake_conversion) == 1
+
+
+def test_concurrent_first_loads_convert_once(fake_conversion, monkeypatch):
+    """Two processes (two notebooks, two test workers) loading at once: one converts, the other waits and reuses it."""
+    slow = smol._dequantise
+
+    def dequantise(gguf, staging):
+        time.sleep(0.5)  # long enough for the second caller to arrive while the first converts
+        slow(gguf, staging)
+
+    monkeypatch.setattr(smol, "_dequantise", dequantise)
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(lambda _: smol.smol_target_dir(verbose=False), range(2)))
+    assert folders[0] == folders[1]
+    assert len(fake_conversion) == 1
+    assert smol.cache_problem(folders[0]) is None
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete_file", "delete_manifest", "garble_manifest"])
