@@ -706,12 +706,13 @@ def speedup_explorer(grid, gamma: int = 4, temperature: float | None = None, *, 
     if len(steps) and not np.allclose(steps, steps[0]):
         raise ValueError(f"the grid's temperatures {temperatures} must be evenly spaced for a slider.")
     step = float(steps[0]) if len(steps) else 0.1
+    label = {"description_width": "initial"}  # the whole word "temperature", not cut to fit a fixed width
     start_t = temperatures[0] if temperature is None else min(temperatures, key=lambda t: abs(t - temperature))
     gamma_slider = widgets.IntSlider(value=min(max(gamma, gammas[0]), gammas[-1]), min=gammas[0], max=gammas[-1],
-                                     step=1, description="gamma", continuous_update=False)
+                                     step=1, description="gamma", continuous_update=False, style=label)
     temperature_slider = widgets.FloatSlider(value=start_t, min=temperatures[0], max=temperatures[-1], step=step,
                                              description="temperature", readout_format=".2f",
-                                             continuous_update=False)
+                                             continuous_update=False, style=label)
     view = widgets.HTML()
     gamma_slider.add_class("specdec-speedup-gamma")
     temperature_slider.add_class("specdec-speedup-temperature")

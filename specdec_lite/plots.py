@@ -30,7 +30,7 @@ def speedup_plot(sweep: pd.DataFrame):
 
     ``sweep`` is :func:`specdec_lite.bench.gamma_sweep`'s table.
     """
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.errorbar(sweep["gamma"], sweep["measured_speedup"], yerr=sweep["measured_speedup_iqr"] / 2,
                 marker="o", capsize=3, label="measured (median, IQR)")
     ax.plot(sweep["gamma"], sweep["predicted_speedup"], marker="s", linestyle="--",
@@ -38,8 +38,9 @@ def speedup_plot(sweep: pd.DataFrame):
     ax.plot(sweep["gamma"], sweep["predicted_speedup_verify"], marker="^", linestyle=":",
             label="predicted, verification at its measured cost")
     ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set(xlabel="gamma (tokens drafted per step)", ylabel="speed-up over the target alone")
-    ax.legend(frameon=False, fontsize="small", loc="lower left")
+    ax.set(xlabel="gamma (tokens drafted per step)", ylabel="speed-up over the target alone (x)",
+           xticks=sorted(int(g) for g in sweep["gamma"].unique()))
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside, not on, the data
     fig.tight_layout()
     return fig
 

@@ -97,9 +97,12 @@ def test_gptq_estimate_by_hand():
 
 
 def test_peak_memory_sees_an_allocation():
+    # 64 MiB, touched. Smaller blocks may be carved from memory the process freed earlier (glibc raises its mmap
+    # threshold up to 32 MiB after large frees, so after other tests a 16 MiB block came from reused heap and RSS
+    # did not move); a block above 32 MiB is always fresh pages.
     with PeakMemory("cpu") as peak:
-        block = torch.ones(16 * 2**20 // 4)  # 16 MiB, touched
-    assert peak.bytes >= 12 * 2**20
+        block = torch.ones(64 * 2**20 // 4)
+    assert peak.bytes >= 48 * 2**20
     assert block.numel() > 0
 
 

@@ -239,3 +239,10 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     assert "| >= 0.65 | 0.550 | **missed** |" in card and "| >= 0.65 | 0.400 | **missed** |" in card
     assert "| >= 1.3x | 1.31x | met |" in card
     assert card.count("````text") == 2 and "```python\ndef f():" in card
+    # acceptance measured by evaluate_smol over the study prompts replaces the budgets run's; its speed-up stays
+    ev["acceptance"] = {"gamma": 4, "all": {"alpha": 0.66}, **{
+        d: {"prompts": 50, "alpha": a, "alpha_ci": [a - 0.1, a + 0.1], "per_drafted_token": a, "accepted_per_step": 1.0}
+        for d, a in zip(("code", "math", "logic", "chat"), (0.8, 0.7, 0.68, 0.46))}}
+    card = model_card_smol.render(ev, log, None, tmp_path)
+    assert "200 study prompts | >= 0.65 | 0.660 | met |" in card and "| >= 0.65 | 0.460 | **missed** |" in card
+    assert "0.550" not in card and "| >= 1.3x | 1.31x | met |" in card
