@@ -7,7 +7,7 @@ where the draft is good and less where it is not, or use another draft altogethe
 1. **fit** - on half of each domain's prompts (:func:`split_prompts`, seeded), decode once with every
    candidate drafter at gamma ``probe_gamma`` and estimate each domain's ``alpha`` per drafter
    (:func:`~specdec_lite.theory.alpha_from_nodes`); measure each drafter's step cost and the target's
-   verification cost for ``g + 1`` tokens;
+   verification cost for ``g + 1`` tokens (its ratio to a one-token step timed interleaved, times that step);
 2. **choose** - for each domain the (drafter, gamma) with the best predicted speed-up
    ``E[tokens](alpha, g) T_target(1) / (g T_draft + T_target(g + 1))`` (verification priced at its
    measured cost); the *fixed* policy is the single (drafter, gamma) best on all fit prompts pooled;
@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
-from .bench import _paired_ratio, _tokens, jsonable, step_time, time_decoders
+from .bench import _paired_ratio, _tokens, jsonable, step_time, time_decoders, verify_ratio
 from .lookup import PromptLookup
 from .models import model_device
 from .prompts import DOMAINS
@@ -122,7 +122,9 @@ def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gam
         [f for (d, m), fs in frames.items() if m == n for f in fs])} for n in drafters])
     # 2. costs and choices
     costs = {"target": step_time(target), "draft": step_time(pair.draft), "lookup": _lookup_step(drafters["lookup"])}
-    verify = {g: step_time(target, tokens=g + 1) for g in gammas}
+    # the g+1-token pass priced against the one-token step timed alternately with it (bench.verify_ratio), so a
+    # change of the machine's load between two separate timings cannot leak into the price
+    verify = {g: verify_ratio(target, g + 1) * costs["target"] for g in gammas}
     predictions = choose(pd.concat([alphas, pooled], ignore_index=True), costs, verify, gammas)
     best = predictions.loc[predictions.groupby("domain")["predicted_speedup"].idxmax()].set_index("domain")
     fixed_model = predictions[(predictions["domain"] == "all") & (predictions["drafter"] == "draft")]
