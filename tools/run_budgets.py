@@ -5,7 +5,7 @@ time the policies on the other half, greedy) and writes the result with what is 
 the prompts used, the settings, the machine, its load, and how long the run took. The course's committed
 copy is ``results/budgets/smol.json``:
 
-    python tools/run_budgets.py results/budgets/smol.json --pair smol --per-domain 12
+    python tools/run_budgets.py results/budgets/smol.json --pair smol --per-domain 8
 
 The first ``--per-domain`` prompts of each domain of the pair's prompt set are used (half to fit, half to measure).
 """

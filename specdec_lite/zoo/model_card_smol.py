@@ -85,7 +85,8 @@ def _committed(root: Path, acceptance: bool = True, speed: bool = True) -> list[
         alphas = {(a["domain"], a["drafter"]): a["alpha"] for a in result["alphas"]}
         pooled = next(p["alpha"] for p in result["predictions"] if p["domain"] == "all" and p["drafter"] == "draft")
         worst = min(alphas[(d, "draft")] for d in ("code", "math", "logic", "chat"))
-        machine = f"{run['machine']['threads']} thread, load average {run['machine']['load_average_before'][0]:.1f}"
+        threads = run["machine"]["threads"]
+        machine = f"{threads} thread{'s' * (threads > 1)}, load average {run['machine']['load_average_before'][0]:.1f}"
         where = f"`results/budgets/smol.json`: {settings['per_domain'] // 2} fit prompts per domain, gamma 4, {machine}"
         if acceptance:
             rows.append([f"greedy chain acceptance per tested token ({where})", ">= 0.65", f"{pooled:.3f}",
@@ -95,7 +96,7 @@ def _committed(root: Path, acceptance: bool = True, speed: bool = True) -> list[
             overall = next(r for r in result["summary"] if r["domain"] == "all")
             gamma = result["policies"]["fixed"]["code"][1]
             rows.append([f"greedy chain speed-up over the target alone at the fitted best gamma ({gamma}), median "
-                         f"over {settings['per_domain'] // 2 * 4} held-out prompts (same file, {machine})", ">= 1.3x",
+                         f"over {settings['per_domain'] // 2 * 4} held-out prompts (`results/budgets/smol.json`, {machine})", ">= 1.3x",
                          f"{overall['fixed_speedup']:.2f}x", _ok(overall["fixed_speedup"] >= 1.3)])
     if study_file.exists():
         study = json.loads(study_file.read_text())
