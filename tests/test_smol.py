@@ -246,3 +246,8 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     card = model_card_smol.render(ev, log, None, tmp_path)
     assert "200 study prompts | >= 0.65 | 0.660 | met |" in card and "| >= 0.65 | 0.460 | **missed** |" in card
     assert "0.550" not in card and "| >= 1.3x | 1.31x | met |" in card
+    # the drafts that were tried, from shortlist_vs_full.json
+    tried = {name: {"alpha": a, "by_domain": {"code": a}, "draft_step_ms": ms, "c": ms / 100}
+             for name, a, ms in (("shortlist", 0.52, 5.0), ("full", 0.50, 10.0))} | {"how": "a test", "target_step_ms": 100.0}
+    card = model_card_smol.render(ev, log, None, tmp_path, tried)
+    assert "| shortlist (shipped) | 0.520 | code 0.52 | 5.0 ms | 0.050 |" in card and "at 50% of the full draft's" in card
