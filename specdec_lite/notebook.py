@@ -327,7 +327,6 @@ def step_through(result, tokenizer, start: int = 0):
 # Helpers for solutions/03_*/ and solutions/04_*/ go below this line (append only).
 
 
-
 @dataclasses.dataclass(frozen=True)
 class ChiSquare:
     """The result of :func:`chi_square_test`: Pearson's statistic, its degrees of freedom, the p-value, the cells used."""
@@ -446,7 +445,6 @@ __all__ += ["choice", "number"]
 
 # --- Lessons 7 and 8 ---
 # Helpers for solutions/07_acceptance_dynamics/ and solutions/08_domain_effects/ (append only).
-
 
 
 def simulated_study(rates: dict, *, prompts: int = 4, steps: int = 25, depth: int = 3, branching: int = 2,
