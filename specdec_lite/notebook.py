@@ -607,7 +607,7 @@ def _speedup_figure_png(grid, gamma: int, temperature: float, title: str) -> str
     from matplotlib.figure import Figure
 
     rows = grid[np.isclose(grid["temperature"], temperature)].sort_values("gamma")
-    fig = Figure(figsize=(9.5, 3.6), dpi=80)
+    fig = Figure(figsize=(9.5, 4.4), dpi=80)
     speed, tokens = fig.subplots(1, 2)
     speed.errorbar(rows["gamma"], rows["measured_speedup"], yerr=rows["measured_speedup_iqr"] / 2, marker="o",
                    capsize=3, color="tab:blue", label="measured (median, IQR)")
@@ -626,8 +626,10 @@ def _speedup_figure_png(grid, gamma: int, temperature: float, title: str) -> str
                ylabel="tokens emitted per target call")
     for ax in (speed, tokens):
         ax.axvline(gamma, color="black", linewidth=1, alpha=0.4)
-        ax.legend(frameon=False, fontsize="small")
         ax.set_xticks(rows["gamma"].tolist())
+    # below the axes: inside, the speed-up legend sat on the measured points
+    speed.legend(frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    tokens.legend(frameon=False, fontsize="small")
     fig.suptitle(f"{title}temperature {temperature:g}, gamma {gamma} marked", fontsize="medium")
     fig.tight_layout()
     buffer = io.BytesIO()
