@@ -14,13 +14,16 @@ Three quantities, each by formula and, where it can be, measured:
   :class:`~transformers.DynamicCache` (its public ``layers[i].keys`` / ``layers[i].values``);
 * **peak** - ``torch.cuda.max_memory_allocated`` on a GPU; on the CPU the highest resident set size
   (RSS) of this process, sampled every millisecond by a background thread with psutil, minus the RSS
-  before the call. CPU peaks are coarse: the allocator keeps freed pages, so they can read low.
+  before the call. CPU peaks are coarse: the allocator keeps freed pages, so they can read low. Both
+  start with a garbage collection: garbage (say, a model caught in a reference cycle) collected inside
+  the block would otherwise lower the reading by its own size.
 
 The memory price of speculation is the draft's weights plus the draft's KV cache.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Mapping
@@ -163,6 +166,7 @@ class PeakMemory:
         self.method = "cuda.max_memory_allocated" if self.device.type == "cuda" else "process RSS, sampled"
 
     def __enter__(self) -> "PeakMemory":
+        gc.collect()  # so that no collection inside the block frees memory counted in the baseline
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)

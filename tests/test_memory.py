@@ -1,5 +1,7 @@
 """Memory formulas against measurements on small random Llamas."""
 
+import gc
+
 import pytest
 import torch
 
@@ -102,6 +104,29 @@ def test_peak_memory_sees_an_allocation():
     # did not move); a block above 32 MiB is always fresh pages.
     with PeakMemory("cpu") as peak:
         block = torch.ones(64 * 2**20 // 4)
+    assert peak.bytes >= 48 * 2**20
+    assert block.numel() > 0
+
+
+def test_peak_memory_is_not_lowered_by_garbage_collected_inside_the_block():
+    # CI once read 26 MiB for the 64 MiB block above: a collection inside the block had freed garbage left by
+    # earlier tests, which the baseline had counted. Here: 40 MiB of garbage in a reference cycle, collected
+    # inside the block. Without the collection at the start of PeakMemory this reads about 24 MiB.
+    class Node:
+        pass
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        a, b = Node(), Node()
+        a.other, b.other, a.tensor = b, a, torch.ones(40 * 2**20 // 4)
+        del a, b
+        with PeakMemory("cpu") as peak:
+            gc.collect()
+            block = torch.ones(64 * 2**20 // 4)
+    finally:
+        if enabled:
+            gc.enable()
     assert peak.bytes >= 48 * 2**20
     assert block.numel() > 0
 
