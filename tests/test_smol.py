@@ -246,6 +246,19 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     card = model_card_smol.render(ev, log, None, tmp_path)
     assert "200 study prompts | >= 0.65 | 0.660 | met |" in card and "| >= 0.65 | 0.460 | **missed** |" in card
     assert "0.550" not in card and "| >= 1.3x | 1.31x | met |" in card
+    # the speed benchmark adds its own rows (best gamma of its sweep; chain against HF assisted, paired) beside it
+    ev["bench"] = {"config": {"gamma": 4, "repeats": 2, "max_new_tokens": 64},
+                   "summary": [{"decoder": d, "runs": 24, "tokens_per_s": t, "speedup": t / 10, "vs_hf_assisted": t / 9,
+                                "tokens_per_target_call": None if d == "target" else 2.0}
+                               for d, t in (("target", 10.0), ("chain", 8.0), ("hf_assisted", 9.0))],
+                   "gamma_sweep": [{"gamma": g, "alpha": 0.5, "measured_speedup": m, "predicted_speedup": 1.0,
+                                    "predicted_speedup_verify": 0.9} for g, m in ((2, 0.95), (3, 0.97), (4, 0.8))]}
+    card = model_card_smol.render(ev, log, None, tmp_path)
+    assert "median over 12 study prompts (Speed, below) | >= 1.3x | 0.97x at gamma 3 | **missed** |" in card
+    assert "same 12 prompts (median ratio of tokens/s, paired by prompt) | at least as fast | 0.89x (chain 0.80x, HF " \
+           "0.90x the target) | **missed** |" in card
+    assert "| >= 1.3x | 1.31x | met |" in card and "## Speed (greedy, 64 new tokens, 2 timed rounds, interleaved)" in card
+    del ev["bench"]
     # the drafts that were tried, from shortlist_vs_full.json
     tried = {name: {"alpha": a, "by_domain": {"code": a}, "draft_step_ms": ms, "c": ms / 100}
              for name, a, ms in (("shortlist", 0.52, 5.0), ("full", 0.50, 10.0))} | {"how": "a test", "target_step_ms": 100.0}
