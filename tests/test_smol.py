@@ -252,12 +252,14 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
                                 "tokens_per_target_call": None if d == "target" else 2.0}
                                for d, t in (("target", 10.0), ("chain", 8.0), ("hf_assisted", 9.0))],
                    "gamma_sweep": [{"gamma": g, "alpha": 0.5, "measured_speedup": m, "predicted_speedup": 1.0,
-                                    "predicted_speedup_verify": 0.9} for g, m in ((2, 0.95), (3, 0.97), (4, 0.8))]}
+                                    "predicted_speedup_verify": 0.9, "verify_ratio": 1.5}
+                                   for g, m in ((2, 0.95), (3, 0.97), (4, 0.8))]}
     card = model_card_smol.render(ev, log, None, tmp_path)
     assert "median over 12 study prompts (Speed, below) | >= 1.3x | 0.97x at gamma 3 | **missed** |" in card
     assert "same 12 prompts (median ratio of tokens/s, paired by prompt) | at least as fast | 0.89x (chain 0.80x, HF " \
            "0.90x the target) | **missed** |" in card
     assert "| >= 1.3x | 1.31x | met |" in card and "## Speed (greedy, 64 new tokens, 2 timed rounds, interleaved)" in card
+    assert "| 3 | 0.500 | 1.50 | 0.97x | 1.00x | 0.90x |" in card
     del ev["bench"]
     # the drafts that were tried, from shortlist_vs_full.json
     tried = {name: {"alpha": a, "by_domain": {"code": a}, "draft_step_ms": ms, "c": ms / 100}
