@@ -110,10 +110,7 @@ def _bytes(size: str) -> int:
 
 
 def _config(kernel_over_ipc: bool = False):
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-    config.CourseDirectory.root = str(ROOT)
+    config = release.course_config()
     if kernel_over_ipc:
         # inside the sandbox's network namespace the loopback is down: talk to the kernel over Unix sockets, at an
         # absolute path (the kernel runs in the notebook's folder, the client here), short enough for a socket name

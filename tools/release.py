@@ -67,11 +67,17 @@ def strip_outputs(path: Path) -> bool:
     return dirty
 
 
-def _load_config(db: bool):
+def course_config():
+    """The course's ``nbgrader_config.py``, loaded, with the course directory at the repository root."""
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader(CONFIG_FILE.name, path=str(ROOT)).load_config()
     config.CourseDirectory.root = str(ROOT)
+    return config
+
+
+def _load_config(db: bool):
+    config = course_config()
     if not db:
         config.GenerateAssignment.no_database = True
         config.SaveCells.enabled = False
