@@ -109,8 +109,8 @@ def test_peak_memory_sees_an_allocation():
 
 
 def test_peak_memory_is_not_lowered_by_garbage_collected_inside_the_block():
-    # CI once read 26 MiB for the 64 MiB block above: a collection inside the block had freed garbage left by
-    # earlier tests, which the baseline had counted. Here: 40 MiB of garbage in a reference cycle, collected
+    # CI once read 26 MiB for the 64 MiB block above, most likely because a collection inside the block freed
+    # garbage left by earlier tests, which the baseline had counted. Here: 40 MiB of garbage in a reference cycle, collected
     # inside the block. Without the collection at the start of PeakMemory this reads about 24 MiB.
     class Node:
         pass

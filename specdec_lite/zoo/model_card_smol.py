@@ -48,7 +48,7 @@ def _budgets(ev: dict, results: Path | None = None) -> str:
                          f"same {prompts} prompts (median ratio of tokens/s, paired by prompt)", "at least as fast",
                          f"{ratio:.2f}x (chain {summary['chain']['speedup']:.2f}x, HF "
                          f"{summary['hf_assisted']['speedup']:.2f}x the target)", _ok(ratio >= 1)])
-    if results is not None:  # what eval.json lacks, from the committed runs
+    if results is not None:  # from the committed runs: the held-out speed-up, and what eval.json lacks
         rows += _committed(results, acceptance="acceptance" not in ev)
     return _table(["budget", "target", "measured", ""], rows)
 
