@@ -7,6 +7,9 @@ imports it as ``from specdec_lite import notebook as nb``.
 * Set-up: :func:`setup` (seeds, quiet warnings, the device), :func:`versions`.
 * Self-checks in test cells: :func:`check` raises an ``AssertionError`` whose message teaches (it says
   what went wrong in words, never the expected value); :func:`record_calls` lists what a model was fed.
+* Hidden tests: :func:`forbidden` / :func:`own` make the library's reference raise while the learner's
+  function runs (an answer must be the learner's own code); :func:`close`, :func:`as_float64` and
+  :func:`int_list` compare what the exercise text allows (any float dtype, lists or tuples) in float64.
 * Committed results: :func:`results_path` finds a file under the repository's ``results/`` folder, where
   measurements too slow for a lesson's 3 minutes are kept (each with the command that regenerates it);
   :func:`load_study` reads back a study saved by ``specdec-lite study --out``, and :func:`study_command`
@@ -37,6 +40,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import html
 import io
 import json
@@ -58,6 +62,11 @@ __all__ = [
     "check",
     "results_path",
     "record_calls",
+    "forbidden",
+    "own",
+    "close",
+    "as_float64",
+    "int_list",
     "show_markdown",
     "token_html",
     "step_html",
@@ -175,6 +184,123 @@ def record_calls(model: torch.nn.Module):
         yield fed
     finally:
         handle.remove()
+
+
+# --- Hidden tests: the learner's own code, compared in float64 --------------------------------------------
+
+_FORBIDDEN_CALLS: list[str] = []  # names of references called while forbidden (an answer may catch the error)
+
+
+def _reference_function(reference):
+    """The plain function whose ``__code__`` stands for ``reference`` (a function, method or property)."""
+    import inspect
+
+    if isinstance(reference, property):
+        reference = reference.fget
+    reference = getattr(reference, "__func__", reference)
+    reference = inspect.unwrap(reference)  # decorators such as torch.no_grad keep the real code inside
+    if not hasattr(reference, "__code__"):
+        raise TypeError(f"cannot forbid {reference!r}: it is not a Python function")
+    return reference
+
+
+def _reference_name(function) -> str:
+    module = function.__module__ or ""
+    return f"{module}.{function.__qualname__}" if module else function.__qualname__
+
+
+@functools.lru_cache(maxsize=None)
+def _raising_code(name: str, freevars: int):
+    """A code object that records ``name`` in ``_FORBIDDEN_CALLS`` and raises, with ``freevars`` free variables.
+
+    A function's ``__code__`` can only be replaced by one with as many free variables, so the raiser
+    mentions that many dummy closure names (their values are never read).
+    """
+    message = (f"this exercise asks for your own code, not {name}: write the computation yourself "
+               "(the exercise text says which library helpers you may use).")
+    cells = [f"_cell{i}" for i in range(freevars)]
+    lines = [f"__import__('specdec_lite.notebook', fromlist=['_'])._FORBIDDEN_CALLS.append({name!r})",
+             f"raise AssertionError({message!r})"]
+    if cells:
+        lines.insert(0, f"({', '.join(cells)},)")
+    source = "def _outer():\n" + "".join(f"    {c} = None\n" for c in cells)
+    source += "    def _raiser(*args, **kwargs):\n" + "".join(f"        {line}\n" for line in lines)
+    source += "    return _raiser\n"
+    namespace: dict = {}
+    exec(compile(source, f"<forbidden {name}>", "exec"), namespace)
+    return namespace["_outer"]().__code__
+
+
+@contextlib.contextmanager
+def forbidden(*references):
+    """Inside the block, every reference (function, method or property) raises an ``AssertionError`` when called.
+
+    For hidden tests: the learner's function runs inside the block, so an answer that delegates to the
+    library function it was asked to write fails, whatever name it was imported under and even through
+    another library function that calls it (each reference's ``__code__`` is swapped, and restored on exit).
+    An answer that catches the error still fails: leaving the block raises if a reference was called.
+    """
+    functions = []
+    for reference in references:
+        function = _reference_function(reference)
+        if all(function is not f for f in functions):
+            functions.append(function)
+    saved = [f.__code__ for f in functions]
+    start = len(_FORBIDDEN_CALLS)
+    try:
+        for function in functions:
+            function.__code__ = _raising_code(_reference_name(function), len(function.__code__.co_freevars))
+        yield
+    finally:
+        for function, code in zip(functions, saved):
+            function.__code__ = code
+    called = _FORBIDDEN_CALLS[start:]
+    del _FORBIDDEN_CALLS[start:]
+    if called:
+        raise AssertionError(f"this exercise asks for your own code, not {called[0]}: write the computation yourself.")
+
+
+def own(function, *references):
+    """``function`` wrapped so that every call runs inside ``forbidden(*references)`` (for hidden tests)."""
+
+    def wrapped(*args, **kwargs):
+        with forbidden(*references):
+            return function(*args, **kwargs)
+
+    wrapped.__name__ = getattr(function, "__name__", "answer")
+    return wrapped
+
+
+def as_float64(value) -> np.ndarray:
+    """``value`` (a number, a sequence, a NumPy array or a tensor of any dtype and device) as a float64 array."""
+    if torch.is_tensor(value):
+        return value.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def close(got, expected, *, atol: float = 1e-6, rtol: float = 1e-6) -> bool:
+    """``got`` and ``expected`` have the same shape and agree in float64 within the tolerances (NaN matches NaN)."""
+    try:
+        a, b = as_float64(got), as_float64(expected)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=rtol, equal_nan=True))
+
+
+def int_list(values) -> list[int] | None:
+    """``values`` (a list, tuple, array or 1-D tensor of whole numbers) as a list of Python ints; None if it is not one."""
+    try:
+        if torch.is_tensor(values):
+            values = values.detach().cpu().tolist()
+        items = list(values)
+    except TypeError:
+        return None
+    out = []
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral, torch.Tensor)):
+            return None
+        out.append(int(item))
+    return out
 
 
 # --- Display ---------------------------------------------------------------------------------------------
