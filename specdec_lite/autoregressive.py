@@ -7,8 +7,8 @@ import time
 import torch
 from transformers import PreTrainedModel
 
-from .checks import check_generation_args, check_prompt
-from .models import cache_length, forward, new_cache
+from .checks import check_eos, check_generation_args, check_prompt
+from .models import cache_length, eval_mode, forward, new_cache
 from .results import GenerationResult, StepRecord
 from .sampling import distribution, make_generator, sample
 from .stopping import clip_new_tokens
@@ -28,25 +28,27 @@ def autoregressive_generate(
     """Decode ``max_new_tokens`` tokens (fewer if ``eos_token_id`` comes first) from ``p`` alone.
 
     Each step feeds the newest token, reads ``p = distribution(logits, temperature)`` and samples
-    one token from it (the argmax at temperature 0). Batch size 1.
+    one token from it (the argmax at temperature 0). Batch size 1; the target runs in eval mode.
     """
-    check_generation_args(max_new_tokens, temperature)
+    max_new_tokens, temperature, _ = check_generation_args(max_new_tokens, temperature)
     prompt = check_prompt(input_ids, max_new_tokens, target)
+    eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
     sequence, cache = prompt.tolist(), new_cache()
     result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
     start, done = time.perf_counter(), False
-    while not done:
-        t0 = time.perf_counter()
-        pending = torch.tensor(sequence[cache_length(cache):], device=prompt.device)
-        logits = forward(target, pending, cache)[-1]
-        result.target_calls += 1
-        token = sample(distribution(logits, temperature), generator)
-        kept, done = clip_new_tokens([token], max_new_tokens - (len(sequence) - len(prompt)), eos_token_id)
-        sequence += kept
-        result.steps.append(
-            StepRecord(len(result.steps), 0, 0, len(kept), time.perf_counter() - t0, cache_length(cache))
-        )
+    with eval_mode(target):
+        while not done:
+            t0 = time.perf_counter()
+            pending = torch.tensor(sequence[cache_length(cache):], device=prompt.device)
+            logits = forward(target, pending, cache)[-1]
+            result.target_calls += 1
+            token = sample(distribution(logits, temperature), generator)
+            kept, done = clip_new_tokens([token], max_new_tokens - (len(sequence) - len(prompt)), eos_token_id)
+            sequence += kept
+            result.steps.append(
+                StepRecord(len(result.steps), 0, 0, len(kept), time.perf_counter() - t0, cache_length(cache))
+            )
     result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
     result.wall_time = time.perf_counter() - start
     return result

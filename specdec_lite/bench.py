@@ -38,11 +38,12 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from .autoregressive import autoregressive_generate
-from .models import crop_cache, forward, model_device, new_cache
+from .checks import check_int
+from .models import crop_cache, eval_mode, forward, model_device, new_cache
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
 from .tree import TokenTree
-from .tree_speculative import tree_speculative_generate
+from .tree_speculative import check_tree_args, tree_speculative_generate
 from .verify import verify_tree
 
 __all__ = [
@@ -96,7 +97,8 @@ def hf_assisted_generate(
 ) -> torch.Tensor:
     """Greedy assisted generation, ``target.generate(assistant_model=draft)``, drafting exactly ``gamma`` a step.
 
-    Returns the new tokens (1-D, on the CPU). Stops at the target's EOS like the other decoders here.
+    Returns the new tokens (1-D, on the CPU). Stops at the target's EOS like the other decoders here, and
+    runs both models in eval mode like them.
     """
     config = draft.generation_config
     saved = (config.num_assistant_tokens, config.num_assistant_tokens_schedule,
@@ -106,10 +108,11 @@ def hf_assisted_generate(
     ids = input_ids.reshape(1, -1).to(model_device(target))
     eos = _eos(target)
     try:
-        out = target.generate(
-            ids, attention_mask=torch.ones_like(ids), assistant_model=draft, do_sample=False,
-            max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=0 if eos is None else eos,
-        )
+        with eval_mode(draft, target):
+            out = target.generate(
+                ids, attention_mask=torch.ones_like(ids), assistant_model=draft, do_sample=False,
+                max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=0 if eos is None else eos,
+            )
     finally:
         config.num_assistant_tokens, config.num_assistant_tokens_schedule, config.assistant_confidence_threshold = saved
     return out[0, ids.shape[1]:].cpu()
@@ -220,6 +223,22 @@ class BenchConfig:
     sweep_repeats: int = 2
     c_context: int = 64
     c_repeats: int = 30
+
+    def __post_init__(self):
+        """Check every setting when the configuration is made, before anything runs."""
+        for name in ("max_new_tokens", "gamma", "repeats", "sweep_repeats", "c_context", "c_repeats"):
+            setattr(self, name, check_int(name, getattr(self, name)))
+        self.warmup = check_int("warmup", self.warmup, minimum=0)
+        try:
+            gammas = () if isinstance(self.gammas, (str, bytes)) else tuple(self.gammas)
+        except TypeError:
+            gammas = ()
+        if not gammas:
+            raise ValueError(f"gammas (the gamma sweep) must hold at least one gamma, got {self.gammas!r}; "
+                             "pass e.g. (1, 2, 4), or run_bench(..., sweep=False) to skip the sweep.")
+        self.gammas = tuple(check_int("gammas (each swept gamma)", g) for g in gammas)
+        if "tree" in self.chosen_decoders():
+            self.depth, self.branching, _ = check_tree_args(self.depth, self.branching, None, "topk")
 
     def chosen_decoders(self) -> tuple[str, ...]:
         names = self.decoders or DECODERS
@@ -436,6 +455,9 @@ def run_bench(
 ) -> BenchResult:
     """The whole benchmark on ``prompts`` (1-D token-id tensors): decoders, ``c``, ``alpha`` and the gamma sweep."""
     config = config or BenchConfig()
+    if not len(prompts):
+        raise ValueError("run_bench needs at least one prompt (a 1-D tensor of token ids), got none; "
+                         "e.g. [pair.encode(p.prompt) for p in load_prompts(domain='chat')[:2]].")
     start = time.perf_counter()
     device = model_device(target)
     runners = _runners(draft, target, config)

@@ -1,26 +1,91 @@
-"""Input checks shared by the decoders. Each error says what was wrong and what to do instead."""
+"""Input checks shared by the decoders, the benchmark, the study and the command line.
+
+Each check returns the value in its plain Python type (numpy and torch scalars are accepted) or raises
+a ``ValueError`` that says what was wrong and what to do instead. Booleans are never counts, seeds or
+token ids, although Python treats them as integers.
+"""
 
 from __future__ import annotations
 
+import math
+import operator
+
+import numpy as np
 import torch
 from transformers import PreTrainedModel
 
 from .models import model_device
 
-__all__ = ["check_generation_args", "check_prompt", "check_pair"]
+__all__ = [
+    "SEED_RANGE",
+    "check_int",
+    "check_temperature",
+    "check_seed",
+    "check_generation_args",
+    "check_prompt",
+    "check_eos",
+    "check_pair",
+    "vocab_size",
+]
+
+SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed takes
+SEED_TEXT = "None or an integer from -2**63 to 2**64 - 1"
 
 
-def check_generation_args(max_new_tokens: int, temperature: float, gamma: int | None = None) -> None:
-    """Reject counts below 1 and negative temperatures."""
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}.")
-    if gamma is not None and (not isinstance(gamma, int) or gamma < 1):
-        raise ValueError(
-            f"gamma (tokens drafted per step) must be an integer >= 1, got {gamma!r}; "
-            "use autoregressive_generate for decoding without a draft."
-        )
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}; use 0 for greedy decoding.")
+def _as_int(value) -> int | None:
+    """``value`` as an int when it is an integer (Python, numpy or a 0-d integer tensor) and not a boolean."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def check_int(name: str, value, minimum: int = 1, hint: str = "") -> int:
+    """``value`` as an int ``>= minimum``, or a ValueError that names ``name`` (``hint`` says what to do)."""
+    number = _as_int(value)
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}{'; ' + hint if hint else '.'}")
+    return number
+
+
+def check_temperature(temperature) -> float:
+    """The temperature as a float: a finite number >= 0 (0 means greedy decoding)."""
+    value = None
+    if not isinstance(temperature, (bool, np.bool_, str)):
+        try:
+            value = float(temperature)
+        except (TypeError, ValueError, RuntimeError):
+            value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        raise ValueError(f"temperature must be >= 0 and finite (a number), got {temperature!r}; use 0 for greedy "
+                         "decoding, 1 to sample from the model's own distribution.")
+    return value
+
+
+def check_seed(seed) -> int | None:
+    """The seed as an int (or None for a random one), within what ``torch.Generator.manual_seed`` takes."""
+    if seed is None:
+        return None
+    number = _as_int(seed)
+    if number is None or not SEED_RANGE[0] <= number <= SEED_RANGE[1]:
+        raise ValueError(f"seed must be {SEED_TEXT}, got {seed!r}; pick a smaller seed, or None for a random one.")
+    return number
+
+
+def check_generation_args(max_new_tokens, temperature, gamma=None) -> tuple[int, float, int | None]:
+    """``(max_new_tokens, temperature, gamma)`` checked and as plain Python numbers (``gamma`` may be None)."""
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens)
+    if gamma is not None:
+        gamma = check_int("gamma (tokens drafted per step)", gamma,
+                          hint="use autoregressive_generate for decoding without a draft.")
+    return max_new_tokens, check_temperature(temperature), gamma
+
+
+def vocab_size(model) -> int:
+    """How many tokens the model scores: its config's vocabulary (a model-free drafter says it itself)."""
+    return model.config.vocab_size if isinstance(model, torch.nn.Module) else model.vocab_size
 
 
 def _context_length(model) -> int | None:
@@ -32,6 +97,7 @@ def check_prompt(input_ids: torch.Tensor, max_new_tokens: int, *models: PreTrain
 
     Accepts shape ``(n,)`` or ``(1, n)``. Only batch size 1 is supported: the decoders accept a
     different number of tokens per sequence at each step, so a batch would need per-row caches.
+    Every token id must lie in every model's vocabulary.
     """
     if not isinstance(input_ids, torch.Tensor):
         raise TypeError(
@@ -50,6 +116,15 @@ def check_prompt(input_ids: torch.Tensor, max_new_tokens: int, *models: PreTrain
     if input_ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}.")
     for model in models:
+        size = vocab_size(model)
+        outside = ((input_ids < 0) | (input_ids >= size)).nonzero()
+        if len(outside):
+            position = int(outside[0, 0])
+            raise ValueError(
+                f"input_ids holds token id {int(input_ids[position])} at position {position}, but "
+                f"{type(model).__name__} has a vocabulary of {size} tokens (ids 0 to {size - 1}); encode the prompt "
+                "with the tokenizer of this pair (e.g. pair.encode(text))."
+            )
         context = _context_length(model)
         if context is not None and input_ids.numel() + max_new_tokens > context:
             name = type(model).__name__
@@ -61,10 +136,23 @@ def check_prompt(input_ids: torch.Tensor, max_new_tokens: int, *models: PreTrain
     return input_ids.to(device=model_device(models[0]), dtype=torch.long)
 
 
+def check_eos(eos_token_id, model) -> int | None:
+    """The end-of-sequence token as an int in the model's vocabulary, or None (generation runs to its budget)."""
+    if eos_token_id is None:
+        return None
+    size = vocab_size(model)
+    number = _as_int(eos_token_id)
+    if number is None or not 0 <= number < size:
+        raise ValueError(
+            f"eos_token_id must be None or one token id from 0 to {size - 1} (the target has a vocabulary of {size} "
+            f"tokens), got {eos_token_id!r}; pass the id that ends an answer, e.g. pair.eos_token_id, or None."
+        )
+    return number
+
+
 def check_pair(draft: PreTrainedModel, target: PreTrainedModel) -> None:
     """A draft can serve a target only if they share a vocabulary size and a device (a model-free drafter has none)."""
-    v_draft = getattr(draft, "vocab_size", None) or draft.config.vocab_size
-    v_target = target.config.vocab_size
+    v_draft, v_target = vocab_size(draft), target.config.vocab_size
     if v_draft != v_target:
         raise ValueError(
             f"the draft has a vocabulary of {v_draft} tokens and the target {v_target}; speculative decoding "

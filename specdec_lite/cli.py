@@ -14,7 +14,9 @@ target's folder); or ``--pair NAME`` with one of ``--draft``/``--target`` replac
 
 ``--json`` prints one JSON object on stdout instead of text; ``--out DIR`` also writes the results into
 DIR (``--plots`` adds figures); ``--quick`` shrinks every run to a smoke test. Progress bars go to
-stderr.
+stderr. Options and ``--out`` are checked before anything runs, so a bad value or a folder that cannot
+be written costs nothing; a study replaces ``--out`` whole (written into a folder beside it, then
+renamed), so an interrupted study leaves the old one as it was.
 
 Exit codes: 0 success; 2 bad usage (the message says which option is wrong); 1 a failure at run time,
 reported in one line without a traceback.
@@ -27,6 +29,7 @@ changes meaning.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -54,13 +57,29 @@ def _positive_int(text: str) -> int:
 
 
 def _temperature(text: str) -> float:
+    from .checks import check_temperature
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (0 is greedy), got {value}")
-    return value
+    try:
+        return check_temperature(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _seed(text: str) -> int:
+    from .checks import check_seed
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    try:
+        return check_seed(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -82,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--out", metavar="DIR", type=Path, help="also write the results into DIR")
     output.add_argument("--quick", action="store_true", help="a few prompts and tokens: a smoke test")
     output.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
-    output.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    output.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
     shape = argparse.ArgumentParser(add_help=False)
     shape.add_argument("--gamma", type=_positive_int, default=4, help="chain: tokens drafted per step (default 4)")
@@ -170,19 +189,48 @@ def _prompts(args, pair, per_domain: int | None):
     return chosen
 
 
-def _emit(args, report: dict, text: str, filename: str) -> None:
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / filename).write_text(json.dumps(report, indent=2) + "\n")
+def _emit(args, report: dict, text: str, filename: str | None) -> None:
+    """Print the report (JSON or text), then write it into ``--out`` as ``filename`` (a study writes its own)."""
     print(json.dumps(report, indent=2) if args.json else text)
+    if args.out is not None and filename is not None:
+        (args.out / filename).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _check_prompts_file(args) -> None:
+    """Refuse a ``--prompts-file`` that does not exist, before anything runs."""
+    if args.prompts_file is not None and not args.prompts_file.is_file():
+        raise UsageError(f"--prompts-file {args.prompts_file} is not a file: name a JSONL file of prompts "
+                         "(see specdec_lite/data/prompts.jsonl for the format).")
+
+
+def _check_out(args) -> None:
+    """Refuse an ``--out`` folder that cannot take the results, before anything runs."""
+    if args.out is not None:
+        from .outputs import OutputFolderError, check_out_folder
+
+        try:
+            check_out_folder(args.out)
+        except OutputFolderError as error:
+            raise UsageError(str(error)) from error
+
+
+def _checked(make):
+    """``make()``, with a ValueError from checking its settings turned into a usage error (exit code 2)."""
+    try:
+        return make()
+    except ValueError as error:
+        raise UsageError(str(error)) from error
 
 
 def _generate(args) -> int:
     from .autoregressive import autoregressive_generate
     from .bench import jsonable
     from .speculative import speculative_generate
-    from .tree_speculative import tree_speculative_generate
+    from .tree_speculative import check_tree_args, tree_speculative_generate
 
+    if args.decoder == "tree":
+        _checked(lambda: check_tree_args(args.depth, args.branching, None, "topk"))
+    _check_out(args)
     pair = _load(args)
     draft, target, name = pair.draft, pair.target, pair.name
     ids = pair.encode(args.prompt)
@@ -213,20 +261,18 @@ def _bench(args) -> int:
     if args.plots and args.out is None:
         raise UsageError("--plots needs --out DIR to write the figures into.")
     per_domain = args.per_domain or (1 if args.quick else 2)
-    config = BenchConfig(max_new_tokens=16 if args.quick else args.max_new_tokens, gamma=args.gamma,
-                         depth=args.depth, branching=args.branching, repeats=1 if args.quick else args.repeats,
-                         gammas=(1, 2, 4) if args.quick else args.gammas, sweep_repeats=1 if args.quick else 2,
-                         c_repeats=10 if args.quick else 30)
+    config = _checked(lambda: BenchConfig(
+        max_new_tokens=16 if args.quick else args.max_new_tokens, gamma=args.gamma, depth=args.depth,
+        branching=args.branching, repeats=1 if args.quick else args.repeats,
+        gammas=(1, 2, 4) if args.quick else args.gammas, sweep_repeats=1 if args.quick else 2,
+        c_repeats=10 if args.quick else 30))
+    _check_prompts_file(args)
+    _check_out(args)
     pair = _load(args)
     name = pair.name
     ids = [pair.encode(p.prompt) for p in _prompts(args, pair, per_domain)]
     result = run_bench(pair.draft, pair.target, ids, config, sweep=not args.no_sweep, progress=not args.no_progress)
     report = result.to_dict() | {"pair": name}
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        result.runs.to_csv(args.out / "bench_runs.csv", index=False)
-        if args.plots and not result.sweep.empty:
-            _save_figures({"speedup.png": lambda plots: plots.speedup_plot(result.sweep)}, args.out)
     text = "\n".join([
         f"Benchmark of {name} on {len(ids)} prompts, {config.max_new_tokens} new tokens, greedy, {result.device}",
         result.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
@@ -238,49 +284,72 @@ def _bench(args) -> int:
         + result.sweep.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
     ])
     _emit(args, report, text, "bench.json")
+    if args.out is not None:
+        result.runs.to_csv(args.out / "bench_runs.csv", index=False)
+        if args.plots and not result.sweep.empty:
+            _save_figures({"speedup.png": lambda plots: plots.speedup_plot(result.sweep)}, args.out)
     return 0
 
 
 def _study(args) -> int:
+    from .outputs import OutputFolderError, replaced_folder
     from .study import StudyConfig, load_study, run_study
 
     if args.plots and args.out is None:
         raise UsageError("--plots needs --out DIR to write the figures into.")
     if args.tables and args.out is not None and any(args.out.resolve() == t.resolve() for t in args.tables):
         raise UsageError(f"--out {args.out} is also a --tables folder: write the merged study to a new folder.")
-    if args.tables:
-        try:
-            result = load_study(*args.tables)
-        except (FileNotFoundError, ValueError) as error:
-            raise UsageError(str(error)) from error
-        return _study_output(args, result, pair_name=None)
-    config = StudyConfig(
-        mode=args.mode, gamma=args.gamma, depth=args.depth, branching=args.branching, budget=args.budget,
-        temperature=args.temperature, domains=tuple(args.domain) if args.domain else StudyConfig.domains,
-        max_new_tokens=args.max_new_tokens, prompts_per_domain=args.per_domain, seed=args.seed, entropy=args.entropy,
-    )
-    if args.quick:
-        config = replace(config.quick(), prompts_per_domain=args.per_domain or 2)
-    pair = _load(args)
-    result = run_study(pair.draft, pair.target, _prompts(args, pair, config.prompts_per_domain), config,
-                       encode=pair.encode, progress=not args.no_progress)
-    return _study_output(args, result, pair.name)
+    config = None
+    if not args.tables:
+        config = _checked(lambda: StudyConfig(
+            mode=args.mode, gamma=args.gamma, depth=args.depth, branching=args.branching, budget=args.budget,
+            temperature=args.temperature, domains=tuple(args.domain) if args.domain else StudyConfig.domains,
+            max_new_tokens=args.max_new_tokens, prompts_per_domain=args.per_domain, seed=args.seed,
+            entropy=args.entropy))
+        if args.quick:
+            config = replace(config.quick(), prompts_per_domain=args.per_domain or 2)
+        _check_prompts_file(args)
+    with contextlib.ExitStack() as stack:
+        folder = None
+        if args.out is not None:  # the study replaces --out whole, from a staging folder made now, before the run
+            try:
+                folder = stack.enter_context(replaced_folder(args.out, _study_files()))
+            except OutputFolderError as error:
+                raise UsageError(str(error)) from error
+        if args.tables:
+            try:
+                result = load_study(*args.tables)
+            except (FileNotFoundError, ValueError) as error:
+                raise UsageError(str(error)) from error
+            return _study_output(args, result, None, folder)
+        pair = _load(args)
+        result = run_study(pair.draft, pair.target, _prompts(args, pair, config.prompts_per_domain), config,
+                           encode=pair.encode, progress=not args.no_progress)
+        return _study_output(args, result, pair.name, folder)
 
 
-def _study_output(args, result, pair_name: str | None) -> int:
-    """Print (and with ``--out`` save) a study's report, its tables and, with ``--plots``, its figures."""
-    from .study import format_report, save_frame, study_report
+def _study_files() -> set[str]:
+    """The files a study writes into ``--out``, which a new study may replace."""
+    from .study import TABLE_FORMATS, TABLES
+
+    tables = {f"{name}.{suffix}" for name in TABLES for suffix in TABLE_FORMATS}
+    return {"study.json"} | tables | set(_study_figures(None))  # the figures' names (nothing is drawn)
+
+
+def _study_output(args, result, pair_name: str | None, folder: Path | None) -> int:
+    """Print the study's report, and with ``--out`` save it, its tables and with ``--plots`` its figures in ``folder``."""
+    from .study import format_report, save_study, study_report
 
     if pair_name is None:  # re-analysed tables: the pair is the one their first report names
         pair_name = json.loads((args.tables[0] / "study.json").read_text()).get("pair")
     report = study_report(result) | {"pair": pair_name}
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        save_frame(result.nodes, args.out / f"nodes.{args.format}")
-        save_frame(result.steps, args.out / f"steps.{args.format}")
-        if args.plots:
-            _save_figures(_study_figures(result), args.out)
-    _emit(args, report, format_report(result), "study.json")
+    if folder is None:
+        _emit(args, report | {"tables": None}, format_report(result), None)
+        return 0
+    report = save_study(result, report, folder, args.format)
+    if args.plots:
+        _save_figures(_study_figures(result), folder)
+    _emit(args, report, format_report(result), None)
     return 0
 
 
@@ -312,6 +381,7 @@ def _save_figures(figures: dict, out: Path) -> None:
 def _memory(args) -> int:
     from .memory import memory_report, rows_to_dicts
 
+    _check_out(args)
     pair = _load(args)
     draft, target, name = pair.draft, pair.target, pair.name
     gptq = None

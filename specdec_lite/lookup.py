@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import check_int
+
 __all__ = ["PromptLookup"]
 
 
@@ -31,7 +33,9 @@ class PromptLookup:
     min_ngram: int = 1
 
     def __post_init__(self):
-        if not 1 <= self.min_ngram <= self.max_ngram:
+        for name in ("vocab_size", "max_ngram", "min_ngram"):  # plain ints, numpy ones accepted (frozen: set directly)
+            object.__setattr__(self, name, check_int(name, getattr(self, name)))
+        if not self.min_ngram <= self.max_ngram:
             raise ValueError(f"need 1 <= min_ngram <= max_ngram, got min_ngram={self.min_ngram}, "
                              f"max_ngram={self.max_ngram}.")
 

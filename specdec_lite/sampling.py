@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import torch
 
+from .checks import check_seed, check_temperature
+
 __all__ = [
     "distribution",
     "point_mass",
@@ -48,12 +50,15 @@ def distribution(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     ``logits`` has shape ``(..., V)``; the result is float32 with the same shape. At ``T == 0`` the
     mass sits on the argmax (the first one on ties, as ``torch.argmax`` and ``generate`` choose).
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}; use 0 for greedy decoding.")
+    temperature = check_temperature(temperature)
     logits = logits.float()
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.shape[-1]).float()
-    return torch.softmax(logits / temperature, dim=-1)
+    scaled = logits / temperature
+    if torch.isposinf(scaled).any() and not torch.isposinf(logits).any():
+        raise ValueError(f"temperature {temperature!r} is so small that logits / temperature overflows float32; "
+                         "use 0 for greedy decoding (the limit of a vanishing temperature).")
+    return torch.softmax(scaled, dim=-1)
 
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:
@@ -103,6 +108,7 @@ def accept(p_x: float, q_x: float, generator: torch.Generator) -> bool:
 
 def make_generator(seed: int | None) -> torch.Generator:
     """The one CPU generator a decoder draws all its uniforms from, seeded once (randomly if ``seed`` is None)."""
+    seed = check_seed(seed)
     generator = torch.Generator()
     if seed is None:
         generator.seed()

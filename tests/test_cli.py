@@ -40,7 +40,7 @@ BEST_GAMMA = {"predicted": OPT_INT, "predicted_speedup": OPT_NUM, "measured": OP
 STUDY = {
     "schema_version": INT, "kind": STR, "paper": STR, "pair": STR, "device": STR, "seconds": NUM,
     "config": dict, "totals": dict, "domains": list, "depth_profile": list, "predictors": dict,
-    "published": list, "findings": list,
+    "published": list, "findings": list, "tables": (dict, type(None)),
 }
 STUDY_CONFIG = {
     "mode": STR, "gamma": INT, "depth": INT, "branching": INT, "budget": OPT_INT, "temperature": NUM,
