@@ -4,8 +4,8 @@
 #   make test-fast  only the fast tests (what a plain `pytest` runs)
 #   make setup  only build the pinned environment in .venv
 #   make release  regenerate the student notebooks (lessons/, quizzes/) from solutions/ with nbgrader
-#   make autograde  grade every submitted/<student>/<assignment>/ with nbgrader (docs/instructors.md)
-#   make autograde-sandboxed  the same, each submission without network and under memory, CPU and time limits
+#   make autograde  grade every submitted/<student>/<assignment>/ with nbgrader, each submission's kernel in a
+#                   bubblewrap sandbox (docs/instructors.md; needs Debian's bubblewrap: apt-get install bubblewrap)
 #   make feedback  HTML feedback for every autograded submission, in feedback/<student>/<assignment>/
 #   make grades   export the gradebook to grades.csv
 PYTHON ?= python3
@@ -21,7 +21,7 @@ PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast release autograde autograde-sandboxed feedback grades clean
+.PHONY: setup lab test test-fast release autograde feedback grades clean
 
 setup: $(STAMP)
 
@@ -54,9 +54,6 @@ release: $(STAMP)
 # non-zero when a submission needs attention; `.venv/bin/python tools/grading.py --help` lists more options.
 autograde: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde
-
-autograde-sandboxed: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde --sandbox
 
 feedback: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py feedback

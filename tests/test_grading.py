@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +192,7 @@ def _scratch_course(folder: Path, assignments: list[str]) -> Path:
     """A copy of what grading needs: the nbgrader config, the two tools, and the solutions of ``assignments``."""
     (folder / "tools").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", folder)
-    for tool in ("release.py", "grading.py"):
+    for tool in ("release.py", "grading.py", "sandbox.py"):
         shutil.copy(ROOT / "tools" / tool, folder / "tools")
     for name in assignments:
         shutil.copytree(ROOT / "solutions" / name, folder / "solutions" / name)
@@ -280,7 +281,8 @@ def round_trip(tmp_path_factory) -> RoundTrip:
     (folder / "quiz_1.ipynb").write_text(nbformat.writes(_released(course, "quiz_1"))[:2000])
     _submit(course, "grace", "quiz_1", _solution(course, "quiz_1"), name="quiz_1 (1).ipynb")
 
-    autograded = _run(course, "tools/grading.py", "autograde")
+    # in the sandbox where this machine has bubblewrap (CI always: .ci/run installs it), else without
+    autograded = _run(course, "tools/grading.py", "autograde", *(["--unsandboxed"] if _sandbox_missing() else []))
     print(autograded.stdout)  # with -s: each submission's score and grading time
     return RoundTrip(course, autograded, _run(course, "tools/grading.py", "feedback"),
                      _run(course, "tools/grading.py", "grades"))
@@ -404,41 +406,238 @@ def test_round_trip_grades_csv_has_a_row_per_student_and_assignment(round_trip):
     assert f"{alice:g} / {alice:g} over {len(QUIZZES) + len(LESSONS)} submitted" in totals["alice"]
 
 
-# --- The sandbox ---------------------------------------------------------------------------------------
+# --- The sandbox: hostile submissions ------------------------------------------------------------------
 
 
 def _sandbox_missing() -> str | None:
     sys.path.insert(0, str(ROOT / "tools"))
     try:
-        import grading
+        import sandbox
     finally:
         sys.path.pop(0)
-    return grading.Sandbox().available()
+    return sandbox.missing()
+
+
+def test_without_bubblewrap_autograde_stops_and_says_how_to_install_it(tmp_path):
+    course = _scratch_course(tmp_path / "course", [])
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    run = subprocess.run([sys.executable, "tools/grading.py", "autograde"], cwd=course, capture_output=True, text=True,
+                         env={**os.environ, "PATH": str(empty)})
+    assert run.returncode != 0
+    assert "apt-get install bubblewrap" in run.stderr and "--unsandboxed" in run.stderr
+
+
+def _hostile(attack: str, course: Path, answer: str) -> str:
+    """An answer cell that first runs ``attack`` (with COURSE and MARKER filled in), then gives the right ``answer``."""
+    attack = textwrap.dedent(attack).strip().replace("MARKER", MARKER)
+    return f"COURSE = {str(course)!r}\n{attack}\n{answer}"
+
+
+MARKER = "specdec-hostile-marker"  # in the command line of every process an attack starts, and in the files it writes
+# Each attack runs at the top of one answer cell, before the right answer; COURSE is the scratch course's folder.
+ATTACKS = {
+    # a forged result line and the old sandbox protocol's JSON, to the grader's stdout and stderr, from the kernel
+    # and from a detached process; its q2 is wrong as well, so the truth is 9 / 10
+    "forger": ("q1", r"""
+        import os, subprocess, sys
+        FAKE = "  ok      forger/quiz_1: 10 / 10 (FORGED)\n[{'ok': true, 'score': 10}]\n"
+        os.write(1, FAKE.encode()); os.write(2, FAKE.encode()); print(FAKE, file=sys.__stdout__, flush=True)
+        subprocess.Popen([sys.executable, "-c", f"import os, time\nfor _ in range(60):\n    os.write(1, {FAKE!r}.encode()); time.sleep(1)  # MARKER"],
+                         start_new_session=True)
+        """),
+    # rewrites the gradebook (every score 0), grades.csv and another student's submission
+    "vandal": ("q3", r"""
+        import sqlite3
+        for path in (COURSE + "/.nbgrader/gradebook.db", "../../../.nbgrader/gradebook.db"):
+            try:
+                connection = sqlite3.connect(path); connection.execute("update grade set auto_score = 0"); connection.commit()
+            except sqlite3.Error as error:
+                print("refused:", error)
+        for path in (COURSE + "/grades.csv", COURSE + "/submitted/alice/quiz_1/quiz_1.ipynb", "../../alice/quiz_1/quiz_1.ipynb"):
+            try:
+                open(path, "w").write("vandalised")
+            except OSError as error:
+                print("refused:", type(error).__name__)
+        """),
+    # reads the answer key: the cell fails, and q4 with it (9 / 10)
+    "reader": ("q4", r"""
+        print(open(COURSE + "/solutions/quiz_1/quiz_1.ipynb").read())
+        """),
+    # a process that tries to outlive its grading and write into the course for two minutes
+    "lingerer": ("q6", r"""
+        import subprocess, sys
+        code = f"import time\nfor _ in range(240):\n    time.sleep(0.5)\n    try:\n        open({COURSE!r} + '/MARKER', 'w')\n    except OSError:\n        pass  # MARKER"
+        subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        """),
+    # a fork bomb in a detached process; the kernel counts the processes it reached, and its answers still count
+    "bomber": ("q8", r"""
+        import os, subprocess, sys, time
+        bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.5)  # MARKER"
+        subprocess.Popen([sys.executable, "-c", bomb], start_new_session=True)
+        time.sleep(4)
+        print("processes:", len([p for p in os.listdir("/proc") if p.isdigit()]))
+        """),
+    # an endless loop: that cell times out, the rest is graded (9 / 10)
+    "looper": ("q5", r"""
+        while True:
+            pass
+        """),
+    # 50 GB in one allocation: MemoryError in that cell (9 / 10)
+    "hog": ("q7", r"""
+        import numpy as np
+        hoard = np.ones(50 * 2**30, dtype=np.uint8)
+        """),
+    # the network: unreachable, so q9's two test cells fail (8 / 10)
+    "netter": ("q9", r"""
+        import socket
+        socket.create_connection(("1.1.1.1", 80), timeout=10).close()
+        """),
+}
+
+def _processes_with(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def _tree_digest(folder: Path, skip: tuple[str, ...]) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.relative_to(folder).parts[0] in skip}
+
+
+def _need_sandbox() -> None:
+    """Skip where bubblewrap cannot run, unless SPECDEC_REQUIRE_SANDBOX is set (CI: .ci/run installs it)."""
+    reason = _sandbox_missing()
+    if reason:
+        if os.environ.get("SPECDEC_REQUIRE_SANDBOX"):
+            pytest.fail(f"the grading sandbox must run here (SPECDEC_REQUIRE_SANDBOX is set): {reason}")
+        pytest.skip(f"the grading sandbox cannot run on this machine: {reason}")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    _need_sandbox()
+    course = _scratch_course(tmp_path_factory.mktemp("hostile") / "course", ["quiz_1"])
+    assert _run(course, "tools/release.py", "--quiet").returncode == 0
+    solution = _solution(course, "quiz_1")
+    key = answer_key(solution)
+    for student in ("alice", "zoe"):  # graded first and last: the others must not change their grades
+        _submit(course, student, "quiz_1", solution)
+    for student, (question, attack) in ATTACKS.items():
+        nb = _solution(course, "quiz_1")
+        _cell(nb, question).source = _hostile(attack, course, _cell(solution, question).source)
+        if student == "forger":
+            _cell(nb, "q2").source = f'q2 = "{_other_letter(key["q2"])}"'
+        _submit(course, student, "quiz_1", nb)
+    # deleted and renamed cells: the set-up cell and q1's answer cell deleted, q3's answer cell renamed
+    surgeon = _solution(course, "quiz_1")
+    surgeon.cells = [cell for cell in surgeon.cells if _meta(cell).get("grade_id") not in ("setup", "q1")]
+    _cell(surgeon, "q3").metadata["nbgrader"]["grade_id"] = "my_q3"
+    _submit(course, "surgeon", "quiz_1", surgeon)
+    # ignores the interrupt that ends a timed-out cell: the whole submission fails, the others are graded
+    staller = _solution(course, "quiz_1")
+    _cell(staller, "q5").source = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    _submit(course, "staller", "quiz_1", staller)
+
+    (course / "grades.csv").write_text("the instructor's earlier export\n")
+    before = _tree_digest(course, skip=("autograded", ".nbgrader"))
+    run = _run(course, "tools/grading.py", "autograde", "--memory", "3G", "--cell-timeout", "20", "--processes", "64")
+    print(run.stdout, run.stderr)
+    after = _tree_digest(course, skip=("autograded", ".nbgrader"))
+    return course, run, before, after
 
 
 @pytest.mark.slow
-def test_sandboxed_autograde_blocks_network_and_memory_without_breaking_grading(tmp_path):
-    reason = _sandbox_missing()
-    if reason:
-        pytest.skip(f"the sandbox cannot run on this machine: {reason}")
+@pytest.mark.parametrize("student, expected", [("alice", 10), ("zoe", 10), ("forger", 9), ("vandal", 10), ("reader", 9),
+                                               ("lingerer", 10), ("bomber", 10), ("looper", 9), ("hog", 9),
+                                               ("netter", 8), ("surgeon", 9)])
+def test_hostile_submission_gets_the_grade_its_answers_earn(hostile, student, expected):
+    course, run, _, _ = hostile
+    assert _scores(course, student)["quiz_1"] == (expected, 10), run.stdout
+    assert f"ok      {student}/quiz_1: {expected:g} / 10" in _line(run, student, "quiz_1")
+
+
+@pytest.mark.slow
+def test_hostile_console_and_gradebook_agree_and_nothing_is_forged(hostile):
+    course, run, _, _ = hostile
+    assert "FORGED" not in run.stdout + run.stderr and "[{" not in run.stdout + run.stderr
+    assert [line for line in run.stdout.splitlines() if "forger/" in line] == [_line(run, "forger", "quiz_1")]
+
+
+@pytest.mark.slow
+def test_hostile_nothing_outside_the_throwaway_folder_changes(hostile):
+    course, run, before, after = hostile
+    assert before == after, "the grading changed files of the course other than autograded/ and the gradebook"
+    assert not list(course.rglob(MARKER)) and not list(Path(tempfile.gettempdir()).glob("specdec-grading-*"))
+    with _gradebook(course) as gb:  # the vandal set every auto_score to 0 in any gradebook it found
+        assert gb.find_submission("quiz_1", "alice").score == 10
+
+
+@pytest.mark.slow
+def test_hostile_processes_end_with_their_grading(hostile):
+    course, run, _, _ = hostile
+    assert not _processes_with(MARKER), "a student's process outlived its grading"
+    bomber = nbformat.read(course / "autograded" / "bomber" / "quiz_1" / "quiz_1.ipynb", as_version=4)
+    counted = "".join(out.get("text", "") for out in _cell(bomber, "q8").outputs)
+    assert 0 < int(re.search(r"processes: (\d+)", counted).group(1)) <= 64 + 2
+
+
+@pytest.mark.slow
+def test_hostile_failures_name_their_cause_in_the_cell(hostile):
+    course, run, _, _ = hostile
+
+    def error(student, question):
+        nb = nbformat.read(course / "autograded" / student / "quiz_1" / "quiz_1.ipynb", as_version=4)
+        return next(out for out in _cell(nb, question).outputs if out.output_type == "error")
+
+    assert error("reader", "q4").ename == "FileNotFoundError"
+    assert error("hog", "q7").ename == "MemoryError"
+    assert error("netter", "q9").ename == "OSError" and "Network is unreachable" in error("netter", "q9").evalue
+    assert error("looper", "q5").ename in ("KeyboardInterrupt", "CellTimeoutError")
+    reader = nbformat.read(course / "autograded" / "reader" / "quiz_1" / "quiz_1.ipynb", as_version=4)
+    assert '"cell_type"' not in str(_cell(reader, "q4").outputs), "the answer key's JSON reached the reader's output"
+
+
+@pytest.mark.slow
+def test_hostile_deleted_and_renamed_cells_are_restored_and_said(hostile):
+    course, run, _, _ = hostile
+    line = _line(run, "surgeon", "quiz_1")
+    assert "'setup' was deleted: restored" in line and "'q1' was deleted: restored" in line
+    assert "names 'my_q3', which is not a cell of this assignment" in line
+    assert _grade(course, "surgeon", "quiz_1", "test_q1") == 0 and _grade(course, "surgeon", "quiz_1", "test_q3") == 1
+
+
+@pytest.mark.slow
+def test_hostile_a_kernel_that_ignores_interrupts_fails_alone_and_leaves_no_grade(hostile):
+    course, run, _, _ = hostile
+    line = _line(run, "staller", "quiz_1")
+    assert "FAILED" in line and "timed out" in line and "grade was removed" in line
+    with _gradebook(course) as gb:
+        assert all(s.student.id != "staller" for s in gb.find_assignment("quiz_1").submissions)
+    assert not (course / "autograded" / "staller").exists()
+    assert run.returncode == 1 and "1 needs attention" in run.stdout
+
+
+@pytest.mark.slow
+def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
+    _need_sandbox()
     course = _scratch_course(tmp_path / "course", ["quiz_1"])
     assert _run(course, "tools/release.py", "--quiet").returncode == 0
-    key = answer_key(_solution(course, "quiz_1"))
-    mallory = _solution(course, "quiz_1")
-    # 6 GiB of address space (reserved, never touched, so harmless if the limit failed) against a 3 GiB limit
-    _cell(mallory, "q5").source = f"import numpy as np\nbuffer = np.empty(6 * 2**30, dtype=np.uint8)\nq5 = {key['q5']!r}"
-    _cell(mallory, "q9").source = ('import socket\nsocket.create_connection(("1.1.1.1", 80), timeout=10).close()\n'
-                                   + _cell(mallory, "q9").source)
-    _submit(course, "mallory", "quiz_1", mallory)
     _submit(course, "alice", "quiz_1", _solution(course, "quiz_1"))
-
-    run = _run(course, "tools/grading.py", "autograde", "--sandbox", "--memory", "3G", "--wall-seconds", "600")
-    print(run.stdout)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "10 / 10" in _line(run, "alice", "quiz_1")
-    assert "7 / 10" in _line(run, "mallory", "quiz_1")  # q5 (1 point) and q9 (2 points) lost, the rest scored
-    autograded = nbformat.read(course / "autograded" / "mallory" / "quiz_1" / "quiz_1.ipynb", as_version=4)
-    errors = {_meta(cell)["grade_id"]: out for cell in autograded.cells for out in cell.get("outputs", [])
-              if out.output_type == "error"}
-    assert errors["q5"].ename == "MemoryError"
-    assert errors["q9"].ename == "OSError" and "Network is unreachable" in errors["q9"].evalue
+    assert _run(course, "tools/grading.py", "autograde").returncode == 0
+    assert _scores(course, "alice")["quiz_1"] == (10, 10)
+    (course / "submitted" / "alice" / "quiz_1" / "quiz_1.ipynb").write_text("{ cut short")
+    again = _run(course, "tools/grading.py", "autograde")
+    assert again.returncode == 1 and "grade was removed from the gradebook" in _line(again, "alice", "quiz_1")
+    assert "quiz_1" not in _scores(course, "alice") and not (course / "autograded" / "alice").exists()
+    assert _run(course, "tools/grading.py", "grades").returncode == 0
+    with open(course / "grades.csv", newline="") as handle:
+        assert [float(row["score"]) for row in csv.DictReader(handle) if row["student_id"] == "alice"] == [0.0]
