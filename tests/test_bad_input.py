@@ -2,7 +2,8 @@
 
 Decoder arguments, tree sizes, benchmark and study settings, the SmolLM2 cache, and the command line's
 output folders. A read-only folder is made read-only for real: a bind mount inside a user and mount
-namespace (``unshare``), since root ignores file permissions; those tests skip where ``unshare`` cannot.
+namespace (``unshare``), since root ignores file permissions; those tests skip where ``unshare`` cannot, and
+are marked slow (each starts a Python that imports torch).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -300,12 +304,11 @@ def run_read_only(folder: Path, argv: list[str], env: dict | None = None) -> sub
     """Run ``argv`` with ``folder`` mounted read-only (a bind mount in a private user and mount namespace)."""
     script = 'mount --bind -o ro "$0" "$0" && exec "$@"'
     command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(folder), *argv]
-    import os
-
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO,
                           env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow  # a subprocess that imports torch: 5-20 s
 @needs_read_only
 def test_a_read_only_cache_that_needs_a_rebuild_says_what_to_do(tmp_path):
     root = tmp_path / "cache"
@@ -352,6 +355,7 @@ def test_study_out_holding_other_files_is_refused_before_the_run(tmp_path, capsy
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # a subprocess that imports torch: 5-20 s
 @needs_read_only
 @pytest.mark.parametrize("command", [
     ["generate", "--prompt", "hello", "--max-new-tokens", "4"], ["study", "--quick", "--prompts", "1"],
@@ -435,8 +439,6 @@ def test_truncated_or_mismatched_tables_are_refused(tiny_study, tmp_path, damage
         assert cli.main([*TINY_STUDY, "--temperature", "1", "--format", "csv.gz", "--out", str(other)]) == 0
         shutil.copy(other / "nodes.csv.gz", nodes)
     else:
-        import pandas as pd
-
         frame = pd.read_csv(nodes)
         frame.iloc[:-1].to_csv(nodes, index=False)
     with pytest.raises(ValueError, match=r"nodes.csv.gz does not match .*study.json.*re-run"):
@@ -453,8 +455,6 @@ def test_an_older_study_json_without_table_records_still_checks_rows(tiny_study,
     del report["tables"]
     (folder / "study.json").write_text(json.dumps(report))
     load_study(folder)
-    import pandas as pd
-
     steps = pd.read_csv(folder / "steps.csv.gz")
     steps.iloc[:-1].to_csv(folder / "steps.csv.gz", index=False)
     with pytest.raises(ValueError, match=r"steps.csv.gz has .* rows, but .*study.json.* re-run"):
@@ -496,8 +496,6 @@ def test_cli_refuses_bad_numbers_before_the_run(argv, message, capsys, no_run):
     code = cli.main([*argv, "--pair", "tiny"])
     err = capsys.readouterr().err
     assert code == 2, err
-    import re
-
     assert re.search(message, err), err
 
 
