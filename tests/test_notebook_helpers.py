@@ -252,3 +252,85 @@ def test_gpu_run_reads_the_committed_measurements():
     with pytest.raises(FileNotFoundError, match="docs/gpu_runs"):
         gpu_run("no_such_run.json")
 
+
+
+# --- Hidden-test helpers: nb.forbidden / nb.own, nb.close, nb.int_list ----------------------------------
+
+def test_forbidden_fails_an_answer_that_delegates_under_any_name_and_restores_the_reference():
+    from specdec_lite import notebook as nb
+    from specdec_lite import sampling
+    from specdec_lite.sampling import residual as renamed
+
+    p, q = torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.1])
+
+    def delegating(p, q):
+        return renamed(p, q)
+
+    def own_code(p, q):
+        gap = (p - q).clamp(min=0)
+        return gap / gap.sum()
+
+    with pytest.raises(AssertionError, match="specdec_lite.sampling.residual"):
+        nb.own(delegating, sampling.residual)(p, q)
+    assert torch.allclose(nb.own(own_code, sampling.residual)(p, q), sampling.residual(p, q))
+    assert torch.allclose(renamed(p, q), torch.tensor([0.0, 1.0]))  # restored after the failure
+
+
+def test_forbidden_catches_calls_through_other_library_functions_and_swallowed_errors():
+    from specdec_lite import notebook as nb
+    from specdec_lite import sampling
+
+    def through_accept():
+        return sampling.accept(0.2, 0.4, torch.Generator().manual_seed(0))  # accept calls acceptance_probability
+
+    def swallowing():
+        try:
+            return sampling.acceptance_probability(0.2, 0.4)
+        except Exception:  # noqa: BLE001  (what a learner might write)
+            return 0.5
+
+    for answer in (through_accept, swallowing):
+        with pytest.raises(AssertionError, match="your own code"):
+            nb.own(answer, sampling.acceptance_probability)()
+    assert float(sampling.acceptance_probability(0.2, 0.4)) == pytest.approx(0.5)
+
+
+def test_forbidden_handles_properties_methods_and_closures():
+    from specdec_lite import notebook as nb
+
+    tree = TokenTree(torch.tensor([-1, 0, 0]))
+
+    def closure_maker():
+        offset = 1
+
+        def add(x):
+            return x + offset
+
+        return add
+
+    add = closure_maker()
+    with pytest.raises(AssertionError):
+        nb.own(lambda: tree.ancestors, TokenTree.ancestors)()
+    with pytest.raises(AssertionError):
+        nb.own(lambda: tree.position_ids(3), TokenTree.position_ids)()
+    with pytest.raises(AssertionError):
+        nb.own(lambda: add(1), add)()
+    assert tree.position_ids(3).tolist() == [3, 4, 4] and add(1) == 2 and bool(tree.ancestors[2, 0])
+
+
+def test_close_compares_any_float_dtype_and_sequence_in_float64():
+    from specdec_lite import notebook as nb
+
+    assert nb.close(torch.tensor([0.5, 1 / 3], dtype=torch.float32), np.array([0.5, 1 / 3]))
+    assert nb.close((0.5, 0.25), torch.tensor([0.5, 0.25], dtype=torch.float64))
+    assert nb.close(np.float64(0.1), 0.1) and nb.close(float("nan"), np.nan)
+    assert not nb.close([0.5, 0.25], [0.5, 0.26]) and not nb.close([1.0, 2.0], [1.0, 2.0, 3.0])
+    assert not nb.close("not a number", [1.0])
+
+
+def test_int_list_accepts_lists_tuples_arrays_and_tensors_of_whole_numbers_only():
+    from specdec_lite import notebook as nb
+
+    assert nb.int_list((1, 2)) == [1, 2] == nb.int_list(np.array([1, 2])) == nb.int_list(torch.tensor([1, 2]))
+    assert nb.int_list([]) == []
+    assert nb.int_list([1.0, 2.0]) is None and nb.int_list([True]) is None and nb.int_list(5) is None

@@ -325,3 +325,91 @@ def test_step_through_widget_follows_its_buttons(tiny_generation):
     assert 'data-step="1"' in view.value
     slider.value = slider.max
     assert following.disabled and f'data-step="{len(result.steps) - 1}"' in view.value
+
+
+# --- Quizzes against the course's own data ---------------------------------------------------------------
+
+def _study_report(pair: str = "smol") -> dict:
+    import json
+
+    return json.loads((ROOT / "results" / "study" / pair / "study.json").read_text())
+
+
+def _by_domain(report: dict, key: str) -> dict[str, float]:
+    return {row["domain"]: float(row[key]) for row in report["domains"]}
+
+
+def _published(report: dict, key: str) -> dict[str, float]:
+    return {row["domain"]: row[key] for row in report["published"] if row[key] is not None}
+
+
+def _quiz_cell(assignment: str, cell_id: str) -> str:
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return next(cell.source for cell in nb.cells if cell.get("id") == cell_id)
+
+
+def _quoted(text: str, pattern: str) -> float:
+    import re
+
+    found = re.search(pattern, text)
+    assert found, f"the figure {pattern!r} is no longer quoted in: {text[:200]!r}"
+    return float(found.group(1).replace("−", "-"))
+
+
+# Every quiz statement about what the course measured, with how to compute it from the committed files:
+# (assignment, cell id, [(regex capturing a quoted figure, value computed from results/, decimals)], claims)
+def _quiz_facts():
+    report = _study_report()
+    level = _by_domain(report, "level_acceptance")
+    entropy = _by_domain(report, "mean_entropy")
+    r = _by_domain(report, "entropy_r")
+    published_acceptance = _published(report, "acceptance_published")
+    low, high = report["published"][0]["entropy_r_published_low"], report["published"][0]["entropy_r_published_high"]
+    findings = {f["finding"]: f["holds"] for f in report["findings"]}
+    course_reverses = {
+        "chat has the highest acceptance (study) / lowest (course)":
+            max(published_acceptance, key=published_acceptance.get) == "chat" and min(level, key=level.get) == "chat",
+        "math lowest (study) / highest (course)":
+            min(published_acceptance, key=published_acceptance.get) == "math" and max(level, key=level.get) == "math",
+        "the study's findings on chat and math do not hold in the course's run":
+            findings["chat has the highest acceptance rate"] is False and findings["math has the lowest acceptance rate"] is False,
+    }
+    return [
+        ("quiz_4", "q5_text",
+         [(r"r from (-?0\.\d\d) to", min(r.values()), 2), (r"to (-?0\.\d\d)\)", max(r.values()), 2),
+          (r"lowest acceptance per level \((0\.\d\d)\)", level["chat"], 2), (r"math the highest \((0\.\d\d)\)", level["math"], 2)],
+         {**course_reverses,
+          "weakly negative in every domain, as published": all(-0.3 < v < 0 for v in r.values()) and -0.3 < low < high < 0,
+          "chat has the highest draft entropy": max(entropy, key=entropy.get) == "chat",
+          "the study's entropy finding on chat does not hold here":
+              findings["chat has the highest target entropy and still the highest acceptance"] is False}),
+        ("quiz_4", "q4_text", [],
+         {"the course's run also finds task type the better predictor": report["predictors"]["domain_better"] is True
+          and findings["task type predicts acceptance better than depth"] is True}),
+        ("quiz_4", "q1_text", [(r"α = (0\.\d+) \(the study's", published_acceptance["chat"], 3)], {}),
+        ("final_check", "q13_text",
+         [(r"math highest at (0\.\d\d)", level["math"], 2), (r"chat lowest at (0\.\d\d)", level["chat"], 2)],
+         course_reverses),
+    ]
+
+
+def test_quiz_answers_agree_with_the_committed_results():
+    for assignment, cell_id, figures, claims in _quiz_facts():
+        text = _quiz_cell(assignment, cell_id)
+        for pattern, value, decimals in figures:
+            quoted = _quoted(text, pattern)
+            assert quoted == round(value, decimals), (
+                f"{assignment} {cell_id} quotes {quoted} where the committed results give {value:.{decimals + 2}f}")
+        broken = [claim for claim, holds in claims.items() if not holds]
+        assert not broken, f"{assignment} {cell_id} states what the committed results no longer show: {broken}"
+
+
+def test_every_quiz_statement_about_the_course_run_is_checked():
+    """A quiz cell that speaks of the course's own run must be listed in _quiz_facts (so its figures are checked)."""
+    checked = {(assignment, cell_id) for assignment, cell_id, _, _ in _quiz_facts()}
+    for path in SOLUTIONS:
+        if not path.parent.name.startswith(("quiz", "final")):
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown" and ("course's own run" in cell.source or "course's run" in cell.source):
+                assert (path.parent.name, cell.get("id")) in checked, f"{_rel(path)} {cell.get('id')}: not checked"
