@@ -75,7 +75,7 @@ def _manifest_entries(manifest: Path) -> dict[str, tuple[int, str]] | None:
     """``{file name: (bytes, sha256)}`` from the manifest, or None when it is not a manifest :func:`_write_manifest` writes."""
     try:
         entries = json.loads(manifest.read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(entries, dict) or not entries:
         return None

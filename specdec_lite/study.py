@@ -48,8 +48,8 @@ from transformers import PreTrainedModel
 
 from .bench import jsonable
 from .checks import check_int, check_seed, check_temperature
-from .outputs import sha256_of
 from .models import model_device
+from .outputs import sha256_of
 from .prompts import DOMAINS
 from .results import GenerationResult
 from .speculative import speculative_generate
