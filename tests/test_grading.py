@@ -641,3 +641,18 @@ def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
     assert _run(course, "tools/grading.py", "grades").returncode == 0
     with open(course / "grades.csv", newline="") as handle:
         assert [float(row["score"]) for row in csv.DictReader(handle) if row["student_id"] == "alice"] == [0.0]
+
+
+@pytest.mark.slow
+def test_a_submission_past_the_wall_clock_limit_is_stopped_and_reported(tmp_path):
+    _need_sandbox()
+    course = _scratch_course(tmp_path / "course", ["quiz_1"])
+    assert _run(course, "tools/release.py", "--quiet").returncode == 0
+    sleeper = _solution(course, "quiz_1")
+    for question in ("q1", "q2", "q3", "q4"):  # each cell well inside the cell timeout, all of them not
+        _cell(sleeper, question).source = "import time\ntime.sleep(10)\n" + _cell(sleeper, question).source
+    _submit(course, "sleeper", "quiz_1", sleeper)
+    run = _run(course, "tools/grading.py", "autograde", "--wall-seconds", "20")
+    line = _line(run, "sleeper", "quiz_1")
+    assert run.returncode == 1 and "FAILED" in line and "longer than the sandbox's 20 s" in line
+    assert "quiz_1" not in _scores(course, "sleeper")

@@ -361,13 +361,14 @@ def _grade(student: str, assignment: str, box: Sandbox | None, cell_timeout: int
             result, timed_out = api.autograde(assignment, student, force=True, create=True), False
         else:
             with sandbox.Jail(readable, box.limits) as jail:
-                timer = threading.Timer(box.wall_seconds, jail.kill_all)
+                expired = threading.Event()
+                timer = threading.Timer(box.wall_seconds, lambda: (expired.set(), jail.kill_all()))
                 timer.start()
                 try:
                     result = api.autograde(assignment, student, force=True, create=True)
                 finally:
                     timer.cancel()
-                timed_out = timer.finished.is_set() and time.perf_counter() - start >= box.wall_seconds
+                timed_out = expired.is_set()
     seconds = time.perf_counter() - start
     if timed_out or not result.get("success"):
         why = (f"grading took longer than the sandbox's {box.wall_seconds} s and its kernel was stopped" if timed_out

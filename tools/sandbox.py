@@ -112,9 +112,9 @@ def _tasks_of_this_user() -> int:
     """How many processes and threads this user runs now (``RLIMIT_NPROC`` counts them all, not the kernel's)."""
     count = 0
     for status in Path("/proc").glob("[0-9]*/status"):
-        uid = next((line.split()[1] for line in _read(status).splitlines() if line.startswith("Uid:")), None)
-        if uid == str(os.getuid()):
-            count += int(next((line.split()[1] for line in _read(status).splitlines() if line.startswith("Threads:")), 1))
+        fields = dict(line.split(":", 1) for line in _read(status).splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(os.getuid())]:
+            count += int(fields.get("Threads", "1").strip() or 1)
     return count
 
 
@@ -136,7 +136,7 @@ class Jail:
     def __enter__(self) -> "Jail":
         global _ACTIVE
         self.root = Path(tempfile.mkdtemp(prefix="specdec-grading-"))
-        for sub in ("work", "sockets", "home"):
+        for sub in ("work", "sockets"):
             (self.root / sub).mkdir()
         self.cgroup = _pids_cgroup(self.root.name, self.limits.processes)
         _ACTIVE = self
