@@ -409,6 +409,10 @@ def test_round_trip_grades_csv_has_a_row_per_student_and_assignment(round_trip):
 # --- The sandbox: hostile submissions ------------------------------------------------------------------
 
 
+# under `make test`'s two workers, the sandbox's tests run beside the round trip, not after it
+SANDBOX_GROUP = pytest.mark.xdist_group("tests/test_grading.py:sandbox")
+
+
 def _sandbox_missing() -> str | None:
     sys.path.insert(0, str(ROOT / "tools"))
     try:
@@ -556,6 +560,7 @@ def hostile(tmp_path_factory):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 @pytest.mark.parametrize("student, expected", [("alice", 10), ("zoe", 10), ("forger", 9), ("vandal", 10), ("reader", 9),
                                                ("lingerer", 10), ("bomber", 10), ("looper", 9), ("hog", 9),
                                                ("netter", 8), ("surgeon", 9)])
@@ -566,6 +571,7 @@ def test_hostile_submission_gets_the_grade_its_answers_earn(hostile, student, ex
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_hostile_console_and_gradebook_agree_and_nothing_is_forged(hostile):
     course, run, _, _ = hostile
     assert "FORGED" not in run.stdout + run.stderr and "[{" not in run.stdout + run.stderr
@@ -573,6 +579,7 @@ def test_hostile_console_and_gradebook_agree_and_nothing_is_forged(hostile):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_hostile_nothing_outside_the_throwaway_folder_changes(hostile):
     course, run, before, after = hostile
     assert before == after, "the grading changed files of the course other than autograded/ and the gradebook"
@@ -582,6 +589,7 @@ def test_hostile_nothing_outside_the_throwaway_folder_changes(hostile):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_hostile_processes_end_with_their_grading(hostile):
     course, run, _, _ = hostile
     assert not _processes_with(MARKER), "a student's process outlived its grading"
@@ -591,6 +599,7 @@ def test_hostile_processes_end_with_their_grading(hostile):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_hostile_failures_name_their_cause_in_the_cell(hostile):
     course, run, _, _ = hostile
 
@@ -607,6 +616,7 @@ def test_hostile_failures_name_their_cause_in_the_cell(hostile):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_hostile_deleted_and_renamed_cells_are_restored_and_said(hostile):
     course, run, _, _ = hostile
     line = _line(run, "surgeon", "quiz_1")
@@ -616,6 +626,7 @@ def test_hostile_deleted_and_renamed_cells_are_restored_and_said(hostile):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_hostile_a_kernel_that_ignores_interrupts_fails_alone_and_leaves_no_grade(hostile):
     course, run, _, _ = hostile
     line = _line(run, "staller", "quiz_1")
@@ -627,6 +638,7 @@ def test_hostile_a_kernel_that_ignores_interrupts_fails_alone_and_leaves_no_grad
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
     _need_sandbox()
     course = _scratch_course(tmp_path / "course", ["quiz_1"])
@@ -644,6 +656,7 @@ def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
 
 
 @pytest.mark.slow
+@SANDBOX_GROUP
 def test_a_submission_past_the_wall_clock_limit_is_stopped_and_reported(tmp_path):
     _need_sandbox()
     course = _scratch_course(tmp_path / "course", ["quiz_1"])
