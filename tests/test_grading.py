@@ -517,6 +517,13 @@ def _tree_digest(folder: Path, skip: tuple[str, ...]) -> dict[str, str]:
             if p.is_file() and not p.relative_to(folder).parts[0] in skip}
 
 
+def _quiz_1_course(folder: Path) -> Path:
+    """A scratch course with quiz_1 released and recorded in its gradebook."""
+    course = _scratch_course(folder, ["quiz_1"])
+    assert _run(course, "tools/release.py", "--quiet").returncode == 0
+    return course
+
+
 def _need_sandbox() -> None:
     """Skip where bubblewrap cannot run, unless SPECDEC_REQUIRE_SANDBOX is set (CI: .ci/run installs it)."""
     reason = _sandbox_missing()
@@ -529,8 +536,7 @@ def _need_sandbox() -> None:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     _need_sandbox()
-    course = _scratch_course(tmp_path_factory.mktemp("hostile") / "course", ["quiz_1"])
-    assert _run(course, "tools/release.py", "--quiet").returncode == 0
+    course = _quiz_1_course(tmp_path_factory.mktemp("hostile") / "course")
     solution = _solution(course, "quiz_1")
     key = answer_key(solution)
     for student in ("alice", "zoe"):  # graded first and last: the others must not change their grades
@@ -641,8 +647,7 @@ def test_hostile_a_kernel_that_ignores_interrupts_fails_alone_and_leaves_no_grad
 @SANDBOX_GROUP
 def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
     _need_sandbox()
-    course = _scratch_course(tmp_path / "course", ["quiz_1"])
-    assert _run(course, "tools/release.py", "--quiet").returncode == 0
+    course = _quiz_1_course(tmp_path / "course")
     _submit(course, "alice", "quiz_1", _solution(course, "quiz_1"))
     assert _run(course, "tools/grading.py", "autograde").returncode == 0
     assert _scores(course, "alice")["quiz_1"] == (10, 10)
@@ -659,8 +664,7 @@ def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
 @SANDBOX_GROUP
 def test_a_submission_past_the_wall_clock_limit_is_stopped_and_reported(tmp_path):
     _need_sandbox()
-    course = _scratch_course(tmp_path / "course", ["quiz_1"])
-    assert _run(course, "tools/release.py", "--quiet").returncode == 0
+    course = _quiz_1_course(tmp_path / "course")
     sleeper = _solution(course, "quiz_1")
     for question in ("q1", "q2", "q3", "q4"):  # each cell well inside the cell timeout, all of them not
         _cell(sleeper, question).source = "import time\ntime.sleep(10)\n" + _cell(sleeper, question).source
