@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -73,8 +74,9 @@ def replaced_folder(path: Path, owned: set[str]):
                 f"{', ...' if len(foreign) > 5 else ''}); it replaces the whole folder, so name a new or empty folder.")
         if Path.cwd().resolve().is_relative_to(path.resolve()):
             raise OutputFolderError(f"--out {path} holds the folder you run in; it is replaced whole, so name another.")
+    staging = _sibling(path, "new")
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        staging.mkdir()  # with the usual permissions (a temporary folder would be private to its owner)
     except OSError as error:
         raise OutputFolderError(f"cannot write beside --out {path} ({error}): name a folder you can write to.") from error
     try:
@@ -82,15 +84,19 @@ def replaced_folder(path: Path, owned: set[str]):
         if not path.exists():
             os.replace(staging, path)
             return
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}-old-", dir=path.parent))
-        os.replace(path, old / path.name)
+        old = _sibling(path, "old")
+        os.replace(path, old)
         try:
             os.replace(staging, path)
         except BaseException:
-            os.replace(old / path.name, path)  # put the old folder back
+            os.replace(old, path)  # put the old folder back
             raise
-        finally:
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sibling(path: Path, role: str) -> Path:
+    """A hidden name beside ``path`` that no other run uses, e.g. ``.study-new-3f2a9c1d``."""
+    return path.parent / f".{path.name}-{role}-{secrets.token_hex(4)}"

@@ -425,6 +425,9 @@ def test_a_study_replaces_an_old_one_whole(tiny_study, tmp_path, capsys):
     capsys.readouterr()
     assert sorted(p.name for p in old.iterdir()) == ["nodes.csv", "steps.csv", "study.json"]
     load_study(old)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert old.stat().st_mode & 0o777 == 0o777 & ~umask  # the permissions of a folder made the usual way
 
 
 @pytest.mark.parametrize("damage", ["truncate", "swap", "edit"])
