@@ -22,8 +22,8 @@ Exit codes: 0 success; 2 bad usage (the message says which option is wrong); 1 a
 reported in one line without a traceback.
 
 The JSON objects of ``bench`` and ``study`` are documented, key by key, in ``docs/json_schema.md``.
-Both carry ``"schema_version": 1`` and ``"kind"``; the version changes only when a key is removed or
-changes meaning.
+Both carry ``"schema_version"`` (bench 1, study 2) and ``"kind"``; the version changes only when a key is
+removed or changes meaning.
 """
 
 from __future__ import annotations
