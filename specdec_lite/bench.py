@@ -39,7 +39,7 @@ from transformers import PreTrainedModel
 
 from .autoregressive import autoregressive_generate
 from .checks import check_int
-from .models import crop_cache, eval_mode, forward, model_device, new_cache
+from .models import crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
 from .tree import TokenTree
@@ -65,11 +65,6 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 DECODERS = ("target", "chain", "tree", "hf_assisted")
-
-
-def _eos(model: PreTrainedModel) -> int | None:
-    eos = model.generation_config.eos_token_id
-    return eos[0] if isinstance(eos, list) else eos
 
 
 def _synchronize(device: torch.device) -> None:
@@ -106,7 +101,7 @@ def hf_assisted_generate(
     config.num_assistant_tokens, config.num_assistant_tokens_schedule = gamma, "constant"
     config.assistant_confidence_threshold = 0.0
     ids = input_ids.reshape(1, -1).to(model_device(target))
-    eos = _eos(target)
+    eos = eos_token_id(target)
     try:
         with eval_mode(draft, target):
             out = target.generate(
@@ -252,7 +247,7 @@ class BenchConfig:
 
 def _runners(draft, target, config: BenchConfig) -> dict[str, Callable]:
     """Each decoder as ``ids -> (new tokens, GenerationResult or None)``, greedy, stopping at the target's EOS."""
-    n, eos = config.max_new_tokens, _eos(target)
+    n, eos = config.max_new_tokens, eos_token_id(target)
     return {
         "target": lambda ids: _tokens(autoregressive_generate(target, ids, n, eos_token_id=eos)),
         "chain": lambda ids: _tokens(speculative_generate(draft, target, ids, n, gamma=config.gamma, eos_token_id=eos)),
@@ -365,7 +360,7 @@ def gamma_sweep(
     predicted_speedup_verify, verify_ratio, measured_tokens_per_call, predicted_tokens_per_call``.
     """
     c = cost["c"]
-    eos = _eos(target)
+    eos = eos_token_id(target)
     runners = {"target": lambda ids: _tokens(autoregressive_generate(
         target, ids, max_new_tokens, temperature=temperature, seed=seed, eos_token_id=eos))}
     for g in gammas:

@@ -22,8 +22,9 @@ Exit codes: 0 success; 2 bad usage (the message says which option is wrong); 1 a
 reported in one line without a traceback.
 
 The JSON objects of ``bench`` and ``study`` are documented, key by key, in ``docs/json_schema.md``.
-Both carry ``"schema_version"`` (bench 1, study 2) and ``"kind"``; the version changes only when a key is
-removed or changes meaning.
+Every JSON object carries ``"schema_version"`` and ``"kind"``; the version changes only when a key is
+removed or changes meaning. Each kind's version is one constant: ``bench.SCHEMA_VERSION``,
+``study.SCHEMA_VERSION``, and ``SCHEMA_VERSION`` here for ``generate`` and ``memory``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pathlib import Path
 
 __all__ = ["main", "build_parser"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of the generate and memory objects (bench and study keep their own)
 
 
 class UsageError(Exception):
@@ -88,11 +89,12 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its four subcommands."""
+    from .pairs import PAIRS
     from .prompts import DOMAINS
 
     common = argparse.ArgumentParser(add_help=False)
     models = common.add_argument_group("models")
-    models.add_argument("--pair", choices=["smol", "tiny", "paper"], help="a named draft/target pair (default: smol)")
+    models.add_argument("--pair", choices=PAIRS, help="a named draft/target pair (default: smol)")
     models.add_argument("--draft", metavar="PATH", help="draft checkpoint folder")
     models.add_argument("--target", metavar="PATH", help="target checkpoint folder (holds the tokenizer)")
     models.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
@@ -333,33 +335,34 @@ def _study_files() -> set[str]:
     from .study import TABLE_FORMATS, TABLES
 
     tables = {f"{name}.{suffix}" for name in TABLES for suffix in TABLE_FORMATS}
-    return {"study.json"} | tables | set(_study_figures(None))  # the figures' names (nothing is drawn)
+    return {"study.json"} | tables | set(_study_figures(None, None))  # the figures' names (nothing is drawn)
 
 
 def _study_output(args, result, pair_name: str | None, folder: Path | None) -> int:
     """Print the study's report, and with ``--out`` save it, its tables and with ``--plots`` its figures in ``folder``."""
-    from .study import format_report, save_study, study_report
+    from .study import analyse_study, format_report, save_study, study_report
 
     if pair_name is None:  # re-analysed tables: the pair is the one their first report names
         pair_name = json.loads((args.tables[0] / "study.json").read_text()).get("pair")
-    report = study_report(result) | {"pair": pair_name}
+    analysis = analyse_study(result)
+    report = study_report(result, analysis) | {"pair": pair_name}
+    text = format_report(result, analysis)
     if folder is None:
-        _emit(args, report | {"tables": None}, format_report(result), None)
+        _emit(args, report | {"tables": None}, text, None)
         return 0
     report = save_study(result, report, folder, args.format)
     if args.plots:
-        _save_figures(_study_figures(result), folder)
-    _emit(args, report, format_report(result), None)
+        _save_figures(_study_figures(result, analysis), folder)
+    _emit(args, report, text, None)
     return 0
 
 
-def _study_figures(result) -> dict:
-    from .study import acceptance_by_domain, depth_profile
-
+def _study_figures(result, analysis) -> dict:
+    """The study's figures by file name (``result`` and ``analysis`` are read only when one is drawn)."""
     return {
-        "depth_profile.png": lambda plots: plots.depth_profile_plot(depth_profile(result)),
+        "depth_profile.png": lambda plots: plots.depth_profile_plot(analysis.profile),
         "entropy_acceptance.png": lambda plots: plots.entropy_acceptance_plot(result.nodes, result.config.entropy),
-        "accepted_length.png": lambda plots: plots.accepted_length_plot(acceptance_by_domain(result)),
+        "accepted_length.png": lambda plots: plots.accepted_length_plot(analysis.summary),
     }
 
 

@@ -15,12 +15,18 @@ import contextlib
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-__all__ = ["new_cache", "cache_length", "crop_cache", "forward", "model_device", "eval_mode"]
+__all__ = ["new_cache", "cache_length", "crop_cache", "forward", "model_device", "eval_mode", "eos_token_id"]
 
 
 def model_device(model: PreTrainedModel) -> torch.device:
     """The device of the model's parameters (the decoders run where the models are)."""
     return next(model.parameters()).device
+
+
+def eos_token_id(model: PreTrainedModel) -> int | None:
+    """The token that ends the model's answers: its generation config's EOS (the first, when it lists several)."""
+    eos = model.generation_config.eos_token_id
+    return eos[0] if isinstance(eos, list) else eos
 
 
 @contextlib.contextmanager

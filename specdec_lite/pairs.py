@@ -34,6 +34,8 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from .models import eos_token_id
+
 __all__ = ["Pair", "load_pair", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
 
 PAIRS = ("smol", "tiny", "paper")
@@ -96,7 +98,8 @@ def load_pair(
     The first ``load_pair("smol")`` converts SmolLM2's GGUF file once (see :mod:`specdec_lite.smol`).
     """
     if name not in (*PAIRS, None):
-        raise ValueError(f"unknown pair {name!r}; use 'smol', 'tiny', 'paper', or name=None with draft= and target=.")
+        named = ", ".join(repr(pair) for pair in PAIRS)
+        raise ValueError(f"unknown pair {name!r}; use {named}, or name=None with draft= and target=.")
     if draft is not None and target is not None:
         name = None
     if name is None and (draft is None or target is None):
@@ -117,9 +120,8 @@ def load_pair(
     tokenizer = load_tokenizer(tokenizer_dirs)
     label = name if draft is None and target is None else f"{draft_ref} -> {target_ref}"
     chat = name != "tiny" and bool(getattr(tokenizer, "chat_template", None))
-    eos = target_model.generation_config.eos_token_id
-    eos = eos[0] if isinstance(eos, list) else eos
-    return Pair(draft_model, target_model, tokenizer, where, label, chat=chat, eos_token_id=eos,
+    return Pair(draft_model, target_model, tokenizer, where, label, chat=chat,
+                eos_token_id=eos_token_id(target_model),
                 prompt_set="chat" if chat else "tiny")
 
 

@@ -48,7 +48,7 @@ from transformers import PreTrainedModel
 
 from .bench import jsonable
 from .checks import check_int, check_seed, check_temperature
-from .models import model_device
+from .models import eos_token_id, model_device
 from .outputs import sha256_of
 from .prompts import DOMAINS
 from .results import GenerationResult
@@ -70,6 +70,8 @@ __all__ = [
     "depth_profile",
     "compare_predictors",
     "published_comparison",
+    "StudyAnalysis",
+    "analyse_study",
     "study_report",
     "format_report",
     "save_frame",
@@ -202,8 +204,7 @@ def run_study(
     """
     config = config or StudyConfig()
     chosen = _select(prompts, config)
-    eos = target.generation_config.eos_token_id
-    eos = eos[0] if isinstance(eos, list) else eos
+    eos = eos_token_id(target)
     node_frames, step_frames = [], []
     start = time.perf_counter()
     for i, prompt in enumerate(tqdm(chosen, desc=f"study ({config.mode})", disable=not progress, leave=False)):
@@ -454,10 +455,31 @@ def _findings(summary: pd.DataFrame, predictors: dict) -> list[dict]:
     ]
 
 
-def study_report(result: StudyResult) -> dict:
-    """The study as the documented JSON object (``docs/json_schema.md``); NaN becomes ``null``."""
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """Everything the reports show, computed once from a study (the bootstrap and the fits are the slow part)."""
+
+    summary: pd.DataFrame  # acceptance_by_domain
+    profile: pd.DataFrame  # depth_profile
+    predictors: dict  # compare_predictors
+    published: pd.DataFrame  # published_comparison of the summary
+    findings: list[dict]  # the paper's findings, checked
+
+
+def analyse_study(result: StudyResult) -> StudyAnalysis:
+    """The analysis behind :func:`study_report`, :func:`format_report` and the study's figures."""
     summary = acceptance_by_domain(result)
     predictors = compare_predictors(result)
+    return StudyAnalysis(summary, depth_profile(result), predictors, published_comparison(summary),
+                         _findings(summary, predictors))
+
+
+def study_report(result: StudyResult, analysis: StudyAnalysis | None = None) -> dict:
+    """The study as the documented JSON object (``docs/json_schema.md``); NaN becomes ``null``.
+
+    ``analysis`` is :func:`analyse_study`'s for ``result``, when the caller has it already.
+    """
+    analysis = analysis or analyse_study(result)
     nodes, steps = result.nodes, result.steps
     return jsonable({
         "schema_version": SCHEMA_VERSION,
@@ -475,19 +497,21 @@ def study_report(result: StudyResult) -> dict:
             "level_acceptance": float(level_outcomes(nodes)["accepted"].mean()) if len(nodes) else float("nan"),
             "expected_accepted_length": float(steps["accepted"].mean()),
         },
-        "domains": summary.to_dict(orient="records"),
-        "depth_profile": depth_profile(result).to_dict(orient="records"),
-        "predictors": predictors,
-        "published": published_comparison(summary).to_dict(orient="records"),
-        "findings": _findings(summary, predictors),
+        "domains": analysis.summary.to_dict(orient="records"),
+        "depth_profile": analysis.profile.to_dict(orient="records"),
+        "predictors": analysis.predictors,
+        "published": analysis.published.to_dict(orient="records"),
+        "findings": analysis.findings,
     })
 
 
-def format_report(result: StudyResult) -> str:
-    """A plain-text report: our figures beside the published ones, the depth profile and the verdict."""
-    summary = acceptance_by_domain(result)
-    side = published_comparison(summary).set_index("domain")
-    predictors = compare_predictors(result)
+def format_report(result: StudyResult, analysis: StudyAnalysis | None = None) -> str:
+    """A plain-text report: our figures beside the published ones, the depth profile and the verdict.
+
+    ``analysis`` is :func:`analyse_study`'s for ``result``, when the caller has it already.
+    """
+    analysis = analysis or analyse_study(result)
+    summary, side = analysis.summary, analysis.published.set_index("domain")
     lines = [
         f"Study: {result.config.mode}, "
         + (f"depth {result.config.depth}, branching {result.config.branching}" if result.config.mode == "tree"
@@ -506,14 +530,14 @@ def format_report(result: StudyResult) -> str:
         .to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
         "",
         "Depth profile:",
-        depth_profile(result).to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
+        analysis.profile.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"),
         "",
         "Findings of the paper, checked on these numbers:",
     ]
-    for finding in _findings(summary, predictors):
+    for finding in analysis.findings:
         mark = {True: "holds", False: "does not hold", None: "not checkable"}[finding["holds"]]
         lines.append(f"  - {finding['finding']}: {mark}")
-    lines += ["", "Verdict: " + predictors["verdict"]]
+    lines += ["", "Verdict: " + analysis.predictors["verdict"]]
     return "\n".join(lines)
 
 

@@ -4,12 +4,14 @@ import json
 import string
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer, models, normalizers
 from transformers import PreTrainedTokenizerFast
 
 from conftest import make_llama, noisy_copy
+from specdec_lite import bench, cli, study
 from specdec_lite.cli import main
 
 NUM, INT, STR, BOOL = (int, float), int, str, bool
@@ -216,6 +218,14 @@ def test_runtime_error_exits_1_in_one_line(checkpoints, capsys):
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("specdec-lite generate: error:") and "context" in lines[0]
+
+
+def test_schema_versions_in_the_docs_are_the_constants():
+    docs = (Path(__file__).parents[1] / "docs" / "json_schema.md").read_text()
+    stated = f'`"schema_version"` ({bench.SCHEMA_VERSION}; the study\'s is {study.SCHEMA_VERSION})'
+    assert stated in docs and cli.SCHEMA_VERSION == bench.SCHEMA_VERSION
+    assert f"| `schema_version` | int | {bench.SCHEMA_VERSION} |" in docs
+    assert f"| `schema_version` | int | {study.SCHEMA_VERSION} (" in docs
 
 
 def test_help_exits_0(capsys):

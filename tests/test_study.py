@@ -15,6 +15,7 @@ from specdec_lite.study import (
     DOMAINS,
     StudyConfig,
     acceptance_by_domain,
+    analyse_study,
     compare_predictors,
     depth_profile,
     format_report,
@@ -102,6 +103,12 @@ def test_report_is_json_and_text(chain_study):
     json.dumps(report, allow_nan=False)
     assert report["totals"]["nodes"] == len(chain_study.nodes)
     assert "Verdict" in format_report(chain_study)
+
+
+def test_reports_from_one_analysis_match_their_own(chain_study):
+    analysis = analyse_study(chain_study)
+    assert study_report(chain_study, analysis) == study_report(chain_study)
+    assert format_report(chain_study, analysis) == format_report(chain_study)
 
 
 @pytest.mark.parametrize("suffix", ["csv", "csv.gz"])

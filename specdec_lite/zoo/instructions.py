@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from itertools import permutations
 
-DOMAINS = ("code", "math", "logic", "chat")
+from ..prompts import DOMAINS
 
 # ---------------------------------------------------------------------------------------------------
 # Shared word lists

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DOMAINS = ("code", "math", "logic", "chat")
+from ..prompts import DOMAINS
 
 INTRO = """# The course's own draft/target pair (`specdec_lite/zoo/tiny/`)
 
