@@ -56,7 +56,6 @@ class ShortlistDraft(PreTrainedModel, GenerationMixin):
     config_class = ShortlistConfig
     base_model_prefix = "inner"
     _supports_sdpa = True
-    _supports_cache_class = True
 
     def __init__(self, config: ShortlistConfig):
         super().__init__(config)
