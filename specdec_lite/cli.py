@@ -388,10 +388,12 @@ def _memory(args) -> int:
     draft, target, name = pair.draft, pair.target, pair.name
     gptq = None
     if args.gptq:
-        from auto_gptq import AutoGPTQForCausalLM
+        import torch
 
-        gptq = AutoGPTQForCausalLM.from_quantized(args.gptq, device="cpu", use_safetensors=True,
-                                                  disable_exllama=True, disable_exllamav2=True)
+        from .pairs import load_gptq
+
+        # float16, auto-gptq's own dtype, which gptq_weight_bytes assumes for the layers left unquantized
+        gptq = load_gptq(Path(args.gptq), pair.device, torch.float16)
     n = 16 if args.quick else args.max_new_tokens
     rows = memory_report(draft, target, pair.encode(args.prompt), n, gamma=args.gamma, gptq_model=gptq)
     report = {"schema_version": SCHEMA_VERSION, "kind": "memory", "pair": name, "max_new_tokens": n,

@@ -18,6 +18,8 @@ import torch
 
 from specdec_lite import autoregressive_generate, speculative_generate
 from specdec_lite import pairs
+from specdec_lite.cli import main
+from specdec_lite.memory import weight_bytes
 from specdec_lite.pairs import PAPER_DRAFT, PAPER_TARGET, load_pair
 
 from conftest import make_llama, noisy_copy
@@ -105,6 +107,21 @@ def test_greedy_speculative_on_gptq_target_equals_its_own_greedy_output(gptq_pai
     assert result.tokens.tolist() == expected.tokens.tolist()
     accepted = [node.accepted for node in result.nodes]
     assert any(accepted) and not all(accepted), "the stand-in draft should be partly right"
+
+
+def test_cli_memory_loads_gptq_through_the_pairs_loader(gptq_pair, capsys):
+    root, _ = gptq_pair
+    before = make_llama(11).state_dict()
+    members = ["--draft", str(root / "draft"), "--target", str(root / "target"), "--device", "cpu"]
+    code = main(["memory", *members, "--quick", "--json", "--no-progress", "--gptq", str(root / "target")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    measured = [row["bytes"] for row in rows if row["item"] == "target weights, GPTQ 4-bit" and row["how"] == "measured"]
+    assert measured == [weight_bytes(pairs.load_gptq(root / "target", torch.device("cpu"), torch.float16))]
+    # the loader restores what auto-gptq switches off: models made afterwards are initialised as before.
+    after = make_llama(11).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def test_vocabulary_mismatch_names_both_models(tmp_path):
