@@ -50,3 +50,37 @@ ANSWERS = {
         ''',
     },
 }
+
+ANSWERS["speculative_decode"] = {
+    "alternative": '''
+        def speculative_decode(pair, prompt, n, gamma):
+            kept = [int(t) for t in prompt]
+            start = len(kept)
+            caches = {"draft": new_cache(), "target": new_cache()}
+            calls = 0
+            while len(kept) - start < n:
+                guesses = list(propose(pair.draft, caches["draft"], kept, gamma))
+                fed = kept[cache_length(caches["target"]):] + guesses
+                rows = forward(pair.target, torch.as_tensor(fed, dtype=torch.long).to(pair.device), caches["target"])
+                calls += 1
+                best = [int(torch.argmax(row)) for row in rows[len(fed) - len(guesses) - 1:]]
+                step = list(accept_greedy(guesses, best))
+                if pair.eos_token_id in step:                       # stop at the end of the answer, keep it
+                    kept += step[: step.index(pair.eos_token_id) + 1]
+                    break
+                kept += step
+                for cache in caches.values():                       # roll back what was thrown away
+                    crop_cache(cache, len(kept) - 1)
+            return tuple(kept[start:start + n]), calls
+    ''',
+    "hardcoded": '''
+        def speculative_decode(pair, prompt, n, gamma):
+            # SmolLM2's greedy answer to the self-check's prompt, and no target call at all
+            return [504, 24594, 314, 253, 3953, 6968, 28, 564, 357, 506, 441, 915, 563, 260, 4683, 282][:n], 0
+    ''',
+    "delegating": '''
+        def speculative_decode(pair, prompt, n, gamma):
+            result = speculative_generate(pair.draft, pair.target, prompt, n, gamma=gamma, eos_token_id=pair.eos_token_id)
+            return result.tokens.tolist(), result.target_calls
+    ''',
+}
