@@ -40,6 +40,7 @@ from transformers import PreTrainedModel
 from .autoregressive import autoregressive_generate
 from .checks import check_int
 from .models import crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache
+from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
 from .tree import TokenTree
@@ -60,7 +61,9 @@ __all__ = [
     "summarize_runs",
     "gamma_sweep",
     "run_bench",
-    "jsonable",
+    "tokens_and_result",
+    "paired_ratio",
+    "jsonable",  # from specdec_lite.reports, still importable from here (the tools and older notebooks do)
 ]
 
 SCHEMA_VERSION = 1
@@ -123,13 +126,9 @@ def step_time(
     fed = prefix[context:].clone()
     cache = new_cache()
     forward(model, prefix[:context], cache)
-    times = []
-    for i in range(warmup + repeats):
-        seconds, _ = timed(lambda: forward(model, fed, cache), device)
-        crop_cache(cache, context)
-        if i >= warmup:
-            times.append(seconds)
-    return float(np.median(times))
+    times = _stopwatch({"step": lambda: forward(model, fed, cache)}, lambda: crop_cache(cache, context),
+                       device, warmup, repeats)
+    return float(np.median(times["step"]))
 
 
 def verify_ratio(
@@ -151,14 +150,27 @@ def verify_ratio(
     fed = {"many": prefix[context:].clone(), "one": prefix[context:context + 1].clone()}
     cache = new_cache()
     forward(model, prefix[:context], cache)
-    times = {"many": [], "one": []}
+    calls = {"many": lambda: forward(model, fed["many"], cache), "one": lambda: forward(model, fed["one"], cache)}
+    times = _stopwatch(calls, lambda: crop_cache(cache, context), device, warmup, repeats)
+    return float(np.median(times["many"]) / np.median(times["one"]))
+
+
+def _stopwatch(calls: dict[str, Callable], reset: Callable, device: torch.device, warmup: int,
+               repeats: int) -> dict[str, list[float]]:
+    """Seconds of each call in ``calls`` for the last ``repeats`` of ``warmup + repeats`` rounds.
+
+    Every round times each call once (:func:`timed`), in an order that flips from round to round
+    (A, B, then B, A), and runs ``reset()`` after each call (e.g. crops the cache back to its prefix).
+    """
+    names = list(calls)
+    times = {name: [] for name in names}
     for i in range(warmup + repeats):
-        for name in ("many", "one") if i % 2 == 0 else ("one", "many"):
-            seconds, _ = timed(lambda: forward(model, fed[name], cache), device)
-            crop_cache(cache, context)
+        for name in names if i % 2 == 0 else names[::-1]:
+            seconds, _ = timed(calls[name], device)
+            reset()
             if i >= warmup:
                 times[name].append(seconds)
-    return float(np.median(times["many"]) / np.median(times["one"]))
+    return times
 
 
 def binary_tree(size: int) -> TokenTree:
@@ -184,12 +196,8 @@ def tree_verify_cost(
         tokens = torch.randint(target.config.vocab_size, (size,), generator=generator).tolist()
         cache = new_cache()
         forward(target, torch.tensor(prefix[:-1], device=device), cache)
-        times = []
-        for i in range(warmup + repeats):
-            seconds, _ = timed(lambda: verify_tree(target, cache, prefix[-1:], tree, tokens), device)
-            crop_cache(cache, context - 1)
-            if i >= warmup:
-                times.append(seconds)
+        times = _stopwatch({"verify": lambda: verify_tree(target, cache, prefix[-1:], tree, tokens)},
+                           lambda: crop_cache(cache, context - 1), device, warmup, repeats)["verify"]
         rows.append({"nodes": size, "verify_ms": 1000 * float(np.median(times)), "ratio": float(np.median(times)) / single})
     frame = pd.DataFrame(rows)
     frame.attrs["single_step_ms"] = 1000 * single
@@ -249,15 +257,17 @@ def _runners(draft, target, config: BenchConfig) -> dict[str, Callable]:
     """Each decoder as ``ids -> (new tokens, GenerationResult or None)``, greedy, stopping at the target's EOS."""
     n, eos = config.max_new_tokens, eos_token_id(target)
     return {
-        "target": lambda ids: _tokens(autoregressive_generate(target, ids, n, eos_token_id=eos)),
-        "chain": lambda ids: _tokens(speculative_generate(draft, target, ids, n, gamma=config.gamma, eos_token_id=eos)),
-        "tree": lambda ids: _tokens(tree_speculative_generate(
+        "target": lambda ids: tokens_and_result(autoregressive_generate(target, ids, n, eos_token_id=eos)),
+        "chain": lambda ids: tokens_and_result(speculative_generate(
+            draft, target, ids, n, gamma=config.gamma, eos_token_id=eos)),
+        "tree": lambda ids: tokens_and_result(tree_speculative_generate(
             draft, target, ids, n, depth=config.depth, branching=config.branching, eos_token_id=eos)),
         "hf_assisted": lambda ids: (hf_assisted_generate(draft, target, ids, n, config.gamma), None),
     }
 
 
-def _tokens(result):
+def tokens_and_result(result):
+    """A decoder's :class:`~specdec_lite.results.GenerationResult` as a runner of :func:`time_decoders` returns it."""
     return result.tokens, result
 
 
@@ -297,7 +307,7 @@ def time_decoders(
     return pd.DataFrame(rows), last
 
 
-def _paired_ratio(runs: pd.DataFrame, decoder: str, baseline: str) -> pd.Series:
+def paired_ratio(runs: pd.DataFrame, decoder: str, baseline: str) -> pd.Series:
     """``tokens/s of decoder / tokens/s of baseline`` for each (round, prompt) both ran."""
     speed = runs.pivot_table(index=["round", "prompt"], columns="decoder", values="tokens_per_s")
     return (speed[decoder] / speed[baseline]).dropna()
@@ -309,7 +319,7 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     names = sorted(runs["decoder"].unique(), key=lambda d: DECODERS.index(d) if d in DECODERS else len(DECODERS))
     for name in names:
         group = runs[runs["decoder"] == name]
-        speedup = _paired_ratio(runs, name, "target")
+        speedup = paired_ratio(runs, name, "target")
         row = {
             "decoder": name,
             "runs": len(group),
@@ -324,7 +334,7 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
             "tokens_per_target_call": float("nan"),
         }
         if "hf_assisted" in set(runs["decoder"]):
-            ratio = _paired_ratio(runs, name, "hf_assisted")
+            ratio = paired_ratio(runs, name, "hf_assisted")
             row["vs_hf_assisted"], row["vs_hf_assisted_iqr"] = float(ratio.median()), float(iqr(ratio))
         calls = group["target_calls"].dropna()
         if len(calls):
@@ -361,10 +371,10 @@ def gamma_sweep(
     """
     c = cost["c"]
     eos = eos_token_id(target)
-    runners = {"target": lambda ids: _tokens(autoregressive_generate(
+    runners = {"target": lambda ids: tokens_and_result(autoregressive_generate(
         target, ids, max_new_tokens, temperature=temperature, seed=seed, eos_token_id=eos))}
     for g in gammas:
-        runners[f"gamma={g}"] = (lambda g: lambda ids: _tokens(speculative_generate(
+        runners[f"gamma={g}"] = (lambda g: lambda ids: tokens_and_result(speculative_generate(
             draft, target, ids, max_new_tokens, gamma=g, temperature=temperature, seed=seed, eos_token_id=eos)))(g)
     runs, last = time_decoders(runners, prompts, repeats=repeats, warmup=warmup,
                                device=model_device(target), progress=progress)
@@ -374,7 +384,7 @@ def gamma_sweep(
         results = [result for _, result in last[name]]
         frames = [r.nodes_frame().assign(prompt=i) for i, r in enumerate(results)]
         alpha = alpha_from_nodes(pd.concat(frames, ignore_index=True), group=("prompt", "step"))
-        speedup = _paired_ratio(runs, name, "target")
+        speedup = paired_ratio(runs, name, "target")
         verify = verify_ratio(target, g + 1, cost["context"], cost["repeats"])
         rows.append({
             "gamma": g,
@@ -424,19 +434,6 @@ class BenchResult:
             "gamma_sweep": self.sweep.to_dict(orient="records"),
             "best_gamma": {"predicted": predicted_best, "predicted_speedup": predicted_gain, "measured": measured_best},
         })
-
-
-def jsonable(value):
-    """Plain Python types only; NaN and infinities become ``None`` (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    return value
 
 
 def run_bench(

@@ -27,10 +27,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
-from .bench import _paired_ratio, _tokens, jsonable, step_time, time_decoders, verify_ratio
+from .bench import paired_ratio, step_time, time_decoders, tokens_and_result, verify_ratio
 from .lookup import PromptLookup
 from .models import model_device
 from .prompts import DOMAINS
+from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, expected_speedup
 
@@ -138,10 +139,10 @@ def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gam
         "domain_drafter": {d: (best.loc[d, "drafter"], int(best.loc[d, "gamma"])) for d in domains},
     }
     # 3. measure on the held-out half, interleaved with the target alone
-    runners = {"target": lambda p: _tokens(autoregressive_generate(target, pair.encode(p.prompt), max_new_tokens,
-                                                                   eos_token_id=eos))}
+    runners = {"target": lambda p: tokens_and_result(autoregressive_generate(
+        target, pair.encode(p.prompt), max_new_tokens, eos_token_id=eos))}
     for name, policy in policies.items():
-        runners[name] = (lambda policy: lambda p: _tokens(speculative_generate(
+        runners[name] = (lambda policy: lambda p: tokens_and_result(speculative_generate(
             drafters[policy[p.domain][0]], target, pair.encode(p.prompt), max_new_tokens,
             gamma=policy[p.domain][1], eos_token_id=eos)))(policy)
     runs, last = time_decoders(runners, held_out, repeats=repeats, warmup=0, device=model_device(target),
@@ -172,7 +173,7 @@ def _summary(runs: pd.DataFrame, policies: dict) -> pd.DataFrame:
         part = runs if domain == "all" else runs[runs["domain"] == domain]
         row = {"domain": domain}
         for name in policies:
-            ratio = _paired_ratio(part, name, "target")
+            ratio = paired_ratio(part, name, "target")
             row[f"{name}_speedup"] = float(ratio.median())
             if domain != "all":
                 drafter, gamma = policies[name][domain]

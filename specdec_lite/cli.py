@@ -226,7 +226,7 @@ def _checked(make):
 
 def _generate(args) -> int:
     from .autoregressive import autoregressive_generate
-    from .bench import jsonable
+    from .reports import jsonable
     from .speculative import speculative_generate
     from .tree_speculative import check_tree_args, tree_speculative_generate
 

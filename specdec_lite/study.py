@@ -46,11 +46,11 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from .bench import jsonable
 from .checks import check_int, check_seed, check_temperature
 from .models import eos_token_id, model_device
 from .outputs import sha256_of
 from .prompts import DOMAINS
+from .reports import jsonable
 from .results import GenerationResult
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, nodes_tested

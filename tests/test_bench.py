@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -132,3 +133,21 @@ def test_verify_ratio_alternates_the_two_passes_and_divides_medians(pair, monkey
     assert fed == [8, 5, 1, 1, 5, 5, 1, 1, 5]  # prefill, then the two passes in alternating order
     with pytest.raises(ValueError, match="tokens"):
         bench.verify_ratio(target, 0)
+
+
+def test_jsonable_lives_in_reports_and_bench_still_offers_it():
+    from specdec_lite import bench
+    from specdec_lite.reports import jsonable
+
+    assert bench.jsonable is jsonable
+    value = jsonable({1: (np.int64(2), np.float32(0.5)), "x": [float("nan"), np.inf, "s"]})
+    assert value == {"1": [2, 0.5], "x": [None, None, "s"]} and json.dumps(value, allow_nan=False)
+
+
+def test_step_time_times_each_pass_once_a_round_after_its_warmup(pair, monkeypatch):
+    from specdec_lite import bench
+
+    _, target = pair
+    clock = iter(range(1, 100))
+    monkeypatch.setattr(bench, "timed", lambda fn, device="cpu": (0.001 * next(clock), fn()))
+    assert bench.step_time(target, context=8, repeats=3, warmup=2) == pytest.approx(0.004)  # rounds 3-5: 3, 4, 5 ms

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from .. import load_pair, load_prompts, speculative_generate
-from ..bench import BenchConfig, cost_coefficient, jsonable, run_bench
+from ..bench import BenchConfig, cost_coefficient, run_bench
 from ..prompts import DOMAINS
+from ..reports import jsonable
 from ..study import StudyConfig, acceptance_by_domain, run_study
 from .instructions import training_instructions
 from .train_smol import DATA_FILE, DOMAIN_CODES, SMOL_DIR, answer, batch_of, kl_loss
