@@ -69,3 +69,40 @@ ANSWERS = {
         ''',
     },
 }
+
+ANSWERS["sampled_step"] = {
+    "alternative": '''
+        def sampled_step(p_rows, q_rows, drafts, generator):
+            out = ()
+            i = 0
+            while i < len(drafts):
+                x = int(drafts[i])
+                u = torch.rand((), generator=generator, dtype=torch.float64)
+                if u < float(acceptance_probability(float(p_rows[i][x]), float(q_rows[i][x]))):
+                    out += (x,)
+                    i += 1
+                    continue
+                replacement = torch.multinomial(torch.as_tensor(residual(p_rows[i], q_rows[i])), 1, generator=generator)
+                return out + (int(replacement),)
+            return out + (int(torch.multinomial(p_rows[i].double(), 1, generator=generator)),)   # the bonus token
+    ''',
+    "hardcoded": '''
+        def sampled_step(p_rows, q_rows, drafts, generator):
+            if torch.equal(p_rows[0], q_rows[0]):                       # the self-check's p = q case
+                return list(drafts) + [sample(p_rows[-1], generator)]
+            toy_p = torch.tensor([0.30, 0.25, 0.20, 0.12, 0.08, 0.05])  # the six toy tokens' p
+            return [int(torch.multinomial(toy_p, 1, generator=generator))]
+    ''',
+    "delegating": '''
+        from specdec_lite import sampling
+
+
+        def sampled_step(p_rows, q_rows, drafts, generator):
+            out = []
+            for i, x in enumerate(drafts):
+                if not sampling.accept(p_rows[i][x], q_rows[i][x], generator):
+                    return out + [sampling.sample(sampling.residual(p_rows[i], q_rows[i]), generator)]
+                out.append(int(x))
+            return out + [sampling.sample(p_rows[len(drafts)], generator)]
+    ''',
+}
