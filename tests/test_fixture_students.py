@@ -82,8 +82,9 @@ def _plan(ids: list[str], answers: dict) -> dict[str, dict[str, tuple[str, str]]
     plan = {"alternative": {}, "wrong_a": {}, "wrong_b": {}}
     for i, answer in enumerate(ids):
         kinds = answers[answer]
-        other = _wrong_kinds(kinds)
-        other = next(kind for kind in other if kind != "hardcoded")
+        # the second wrong kind: the plausible slip where there is one (lesson 4's broken variant of stochastic
+        # verification must fail), else the delegating answer
+        other = "slip" if "slip" in kinds else "delegating"
         first, second = ("hardcoded", other) if i % 2 == 0 else (other, "hardcoded")
         plan["alternative"][answer] = ("alternative", kinds["alternative"])
         plan["wrong_a"][answer] = (first, kinds[first])

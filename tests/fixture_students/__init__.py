@@ -9,7 +9,9 @@ cell's grade_id a dict of complete answer-cell sources,
   nothing sensible otherwise: it must lose that exercise's points;
 * ``"delegating"``: an answer that calls the library's own version of the function: it must lose them too.
   Where the course's library has no function that is the answer (lesson 0, ``generation_time``,
-  ``accept_greedy``), ``"slip"`` takes its place: a plausible mistake that must also lose them.
+  ``accept_greedy``), ``"slip"`` takes its place: a plausible mistake that must also lose them. Lesson 4's
+  ``accept_children`` has both, and its slip (the broken variant of stochastic verification that never moves to
+  the residual) is the one graded, since three submissions per lesson leave room for one second wrong kind.
 
 Nothing here is copied into a release: it lives under tests/, not beside a source notebook.
 """

@@ -73,3 +73,47 @@ ANSWERS = {
         ''',
     },
 }
+
+ANSWERS["accept_children"] = {
+    "alternative": '''
+        def accept_children(p, qs, children, generator):
+            current = p.detach().cpu().double().numpy().copy()          # NumPy, one child at a time
+            for i, x in enumerate(children):
+                x = int(x)
+                q = qs[i].detach().cpu().double().numpy()
+                u = float(torch.rand((), generator=generator))
+                if q[x] > 0 and u * q[x] < current[x]:                  # u < p(x) / q(x), without dividing
+                    return i, x
+                left = np.maximum(current - q, 0.0)
+                if left.sum() > 0:
+                    current = left / left.sum()
+            return None, int(torch.multinomial(torch.from_numpy(current), 1, generator=generator))
+    ''',
+    "hardcoded": '''
+        def accept_children(p, qs, children, generator):
+            toy_p = torch.tensor([0.30, 0.25, 0.20, 0.12, 0.08, 0.05])   # the self-check's node
+            return None, int(torch.multinomial(toy_p, 1, generator=generator))
+    ''',
+    "slip": '''
+        def accept_children(p, qs, children, generator):
+            # the broken variant: every child is tried against the original p, never against the residual
+            p = p.double()
+            for i, x in enumerate(int(c) for c in children):
+                q = qs[i].double()
+                if torch.rand((), generator=generator, dtype=torch.float64) < torch.clamp(p[x] / q[x], max=1.0):
+                    return i, x
+            gap = torch.clamp(p - qs[-1].double(), min=0.0)
+            return None, int(torch.multinomial(gap / gap.sum(), 1, generator=generator))
+    ''',
+    "delegating": '''
+        from specdec_lite import sampling
+
+
+        def accept_children(p, qs, children, generator):
+            for i, x in enumerate(int(c) for c in children):
+                if sampling.accept(p[x], qs[i][x], generator):
+                    return i, x
+                p = sampling.residual(p, qs[i])
+            return None, sampling.sample(p, generator)
+    ''',
+}
