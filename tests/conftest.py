@@ -69,6 +69,25 @@ def noisy_copy(model: LlamaForCausalLM, scale: float, seed: int) -> LlamaForCaus
     return clone
 
 
+@pytest.fixture
+def fake_conversion(tmp_path, monkeypatch):
+    """A SmolLM2 cache under tmp_path/cache whose dequantisation writes two small files; returns the list of
+    staging folders it was called with (one per conversion)."""
+    from specdec_lite import smol
+
+    monkeypatch.setenv(smol.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(smol, "gguf_path", lambda: tmp_path / "fake.gguf")
+    calls = []
+
+    def dequantise(gguf, staging):
+        calls.append(staging)
+        (staging / "model.safetensors").write_bytes(b"weights" * 1000)
+        (staging / "config.json").write_text("{}")
+
+    monkeypatch.setattr(smol, "_dequantise", dequantise)
+    return calls
+
+
 @pytest.fixture(params=DEVICES)
 def device(request) -> str:
     return request.param

@@ -227,22 +227,6 @@ def test_study_config_is_checked_when_made(kwargs, message):
 
 # --- the SmolLM2 cache --------------------------------------------------------------------------------------
 
-@pytest.fixture
-def fake_conversion(tmp_path, monkeypatch):
-    """A cache under tmp_path/cache whose dequantisation writes two small files and counts its calls."""
-    monkeypatch.setenv(smol.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(smol, "gguf_path", lambda: tmp_path / "fake.gguf")
-    calls = []
-
-    def dequantise(gguf, staging):
-        calls.append(staging)
-        (staging / "model.safetensors").write_bytes(b"weights" * 1000)
-        (staging / "config.json").write_text("{}")
-
-    monkeypatch.setattr(smol, "_dequantise", dequantise)
-    return calls
-
-
 @pytest.mark.parametrize("manifest", [
     [], 7, {"files": [1, 2]}, {"files": {"model.safetensors": 5}}, {"files": {"model.safetensors": {"bytes": "x"}}},
     {"files": {"../model.safetensors": {"bytes": 7000, "sha256": "0" * 64}}}, {"files": None}, {},

@@ -27,22 +27,6 @@ HAVE_PACKAGE = importlib.util.find_spec(smol.PACKAGE) is not None
 
 # --- the cache: built once, checked on every load, rebuilt when damaged ---
 
-@pytest.fixture
-def fake_conversion(tmp_path, monkeypatch):
-    """A cache under tmp_path whose dequantisation writes two small files and counts its calls."""
-    monkeypatch.setenv(smol.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(smol, "gguf_path", lambda: tmp_path / "fake.gguf")
-    calls = []
-
-    def dequantise(gguf, staging):
-        calls.append(gguf)
-        (staging / "model.safetensors").write_bytes(b"weights" * 1000)
-        (staging / "config.json").write_text("{}")
-
-    monkeypatch.setattr(smol, "_dequantise", dequantise)
-    return calls
-
-
 def test_cache_is_built_once_then_reused(fake_conversion, tmp_path, capsys):
     folder = smol.smol_target_dir()
     assert folder == tmp_path / "cache" / smol.FOLDER
