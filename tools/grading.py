@@ -392,8 +392,9 @@ def autograde(students: list[str] | None = None, assignments: list[str] | None =
         raise SystemExit(f"cannot grade in the sandbox here: {reason}. To grade work you trust without isolation, "
                          "add --unsandboxed (docs/instructors.md, section 5).")
     known = set(release.assignments())
-    _record(sorted({a for _, a in todo if a in known}))
-    readable = _kernel_can_read(_smol_cache(sorted({a for _, a in todo if a in known}))) if box and todo else []
+    graded = sorted({a for _, a in todo if a in known})
+    _record(graded)
+    readable = _kernel_can_read(_smol_cache(graded)) if box and todo else []
     outcomes = []
     for student, assignment in todo:
         check = check_submission(student, assignment)
