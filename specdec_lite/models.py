@@ -1,4 +1,4 @@
-"""Talking to a Hugging Face causal LM: one cached forward pass, and cutting a cache back.
+"""Talking to a Hugging Face causal LM: one cached forward pass (causal, or under a mask), and cutting a cache back.
 
 Both decoders keep one KV cache per model for the whole generation. The invariant they maintain:
 the cache holds the keys and values of every token of the sequence except the newest, which has not
@@ -6,6 +6,14 @@ been through the model yet and is fed at the start of the next call. Nothing is 
 
 Decoding runs the models in eval mode (:func:`eval_mode`): a model left in training mode would apply
 dropout, and every call would then score with a different random model, which breaks exactness.
+
+A tree is scored under an explicit mask (:func:`masked_forward`). The mask is additive (0 where allowed,
+the dtype's most negative number elsewhere). transformers 4.57 hands a 4-D mask to the attention
+function unchanged; "eager" adds it to the scores and "sdpa" passes it to
+``torch.nn.functional.scaled_dot_product_attention``, on the CPU and on CUDA alike. "flash_attention_2"
+takes no custom mask at all (only padding), and "flex_attention", which would add the mask to the
+scores, crashed the process on the CPU with torch 2.13 and is untested on CUDA here, so only "eager" and
+"sdpa" are accepted (:func:`check_attention`).
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ import contextlib
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-__all__ = ["new_cache", "cache_length", "crop_cache", "forward", "model_device", "eval_mode", "eos_token_id"]
+__all__ = ["new_cache", "cache_length", "crop_cache", "forward", "masked_forward", "model_device", "eval_mode",
+           "eos_token_id", "SUPPORTED_ATTENTION", "attention_implementation", "check_attention"]
+
+SUPPORTED_ATTENTION = ("eager", "sdpa")
 
 
 def model_device(model: PreTrainedModel) -> torch.device:
@@ -71,4 +82,53 @@ def forward(model: PreTrainedModel, tokens: torch.Tensor, cache: DynamicCache) -
     Position ids continue from the cache length, and the cache grows by ``len(tokens)``.
     """
     out = model(input_ids=tokens[None], past_key_values=cache, use_cache=True)
+    return out.logits[0].float()
+
+
+def attention_implementation(model: PreTrainedModel) -> str:
+    """The attention implementation the model runs with.
+
+    transformers 4.57 has a public setter (``model.set_attn_implementation``) but no public getter;
+    ``config._attn_implementation`` is the read-only property its own modeling code reads, so we read it
+    here and nowhere else.
+    """
+    return model.config._attn_implementation
+
+
+def check_attention(model: PreTrainedModel) -> None:
+    """Raise a clear error if the model's attention implementation cannot take a custom 4-D mask."""
+    name = attention_implementation(model)
+    if name not in SUPPORTED_ATTENTION:
+        raise ValueError(
+            f"{type(model).__name__} uses attn_implementation={name!r}, which cannot apply the tree attention mask; "
+            f"supported: {', '.join(SUPPORTED_ATTENTION)}. Switch with model.set_attn_implementation('sdpa') "
+            "or load it with attn_implementation='sdpa'."
+        )
+
+
+@torch.inference_mode()
+def masked_forward(
+    model: PreTrainedModel,
+    tokens: torch.Tensor,
+    position_ids: torch.Tensor,
+    visible: torch.Tensor,
+    cache: DynamicCache,
+) -> torch.Tensor:
+    """Run ``tokens`` (1-D, ``m`` long) after ``cache`` with an explicit mask; return ``(m, V)`` float logits.
+
+    ``visible`` is a bool ``(m, cache_length + m)`` matrix, True where a token may attend. The cache
+    grows by ``m`` entries, in the order of ``tokens``.
+    """
+    check_attention(model)
+    device = model_device(model)
+    dtype = model.get_input_embeddings().weight.dtype
+    bias = torch.zeros(visible.shape, dtype=dtype, device=device)
+    bias.masked_fill_(~visible.to(device), torch.finfo(dtype).min)
+    out = model(
+        input_ids=tokens[None].to(device),
+        position_ids=position_ids[None].to(device),
+        attention_mask=bias[None, None],
+        past_key_values=cache,
+        use_cache=True,
+    )
     return out.logits[0].float()

@@ -27,6 +27,7 @@ from .checks import check_seed, check_temperature
 
 __all__ = [
     "distribution",
+    "record_distribution",
     "point_mass",
     "entropy",
     "acceptance_probability",
@@ -59,6 +60,15 @@ def distribution(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         raise ValueError(f"temperature {temperature!r} is so small that logits / temperature overflows float32; "
                          "use 0 for greedy decoding (the limit of a vanishing temperature).")
     return torch.softmax(scaled, dim=-1)
+
+
+def record_distribution(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The distribution node records describe: the sampling one, or the plain softmax when greedy.
+
+    At ``T == 0`` the point masses carry no information, so records (and a tree's best-first scores) read
+    ``softmax(logits)`` instead, the distribution at temperature 1.
+    """
+    return distribution(logits, temperature if temperature > 0 else 1.0)
 
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:

@@ -26,15 +26,10 @@ from .draft import draft_chain
 from .lookup import PromptLookup
 from .models import cache_length, crop_cache, eval_mode, forward, new_cache
 from .results import GenerationResult, NodeRecord, StepRecord
-from .sampling import accept, distribution, entropy, make_generator, residual, sample
+from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 
-__all__ = ["speculative_generate", "chain_nodes", "record_distribution"]
-
-
-def record_distribution(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The distribution node records describe: the sampling one, or the plain softmax when greedy."""
-    return distribution(logits, temperature if temperature > 0 else 1.0)
+__all__ = ["speculative_generate", "chain_nodes"]
 
 
 def chain_nodes(

@@ -32,11 +32,9 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .models import cache_length, forward, model_device
-from .sampling import distribution, point_mass, sample
-from .speculative import record_distribution
+from .models import cache_length, forward, masked_forward, model_device
+from .sampling import distribution, point_mass, record_distribution, sample
 from .tree import TokenTree, best_first
-from .verify import masked_forward
 
 __all__ = ["CHILD_MODES", "DraftedTree", "draft_tree"]
 

@@ -27,14 +27,13 @@ from transformers import PreTrainedModel
 
 from .lookup import PromptLookup
 from .checks import check_eos, check_generation_args, check_int, check_pair, check_prompt, vocab_size
-from .models import cache_length, crop_cache, eval_mode, new_cache
+from .models import cache_length, check_attention, crop_cache, eval_mode, new_cache
 from .results import GenerationResult, NodeRecord, StepRecord
-from .sampling import accept, distribution, entropy, make_generator, residual, sample
-from .speculative import record_distribution
+from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 from .tree import drafted_nodes
 from .tree_draft import CHILD_MODES, DraftedTree, draft_tree
-from .verify import check_attention, compact_cache, verify_tree
+from .verify import compact_cache, verify_tree
 
 __all__ = ["MAX_TREE_NODES", "tree_speculative_generate", "accept_tree", "tree_nodes", "check_tree_args"]
 

@@ -4,14 +4,8 @@ The target sees ``prefix + all tree nodes`` in one call. A 4-D attention mask of
 ``(1, 1, n_new, cache_length + n_new)`` tells each new token what it may attend to: a plain token
 the usual causal past, a tree node the prefix, its ancestors and itself. Position ids put each node
 where it would sit in a plain sequence. Node ``i``'s logits are then exactly the logits the target
-gives at the end of the sequence ``prefix + path(i)``, so one call yields ``p`` at every node.
-
-The mask is additive (0 where allowed, the dtype's most negative number elsewhere). transformers
-4.57 hands a 4-D mask to the attention function unchanged; "eager" adds it to the scores and "sdpa"
-passes it to ``torch.nn.functional.scaled_dot_product_attention``, on the CPU and on CUDA alike.
-"flash_attention_2" takes no custom mask at all (only padding), and "flex_attention", which would add
-the mask to the scores, crashed the process on the CPU with torch 2.13 and is untested on CUDA here,
-so only "eager" and "sdpa" are accepted.
+gives at the end of the sequence ``prefix + path(i)``, so one call yields ``p`` at every node
+(:func:`specdec_lite.models.masked_forward` runs it, and says which attention implementations take the mask).
 """
 
 from __future__ import annotations
@@ -19,62 +13,10 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .models import cache_length, model_device
+from .models import cache_length, masked_forward
 from .tree import TokenTree
 
-__all__ = ["SUPPORTED_ATTENTION", "attention_implementation", "check_attention", "masked_forward", "verify_tree",
-           "compact_cache"]
-
-SUPPORTED_ATTENTION = ("eager", "sdpa")
-
-
-def attention_implementation(model: PreTrainedModel) -> str:
-    """The attention implementation the model runs with.
-
-    transformers 4.57 has a public setter (``model.set_attn_implementation``) but no public getter;
-    ``config._attn_implementation`` is the read-only property its own modeling code reads, so we read it
-    here and nowhere else.
-    """
-    return model.config._attn_implementation
-
-
-def check_attention(model: PreTrainedModel) -> None:
-    """Raise a clear error if the model's attention implementation cannot take a custom 4-D mask."""
-    name = attention_implementation(model)
-    if name not in SUPPORTED_ATTENTION:
-        raise ValueError(
-            f"{type(model).__name__} uses attn_implementation={name!r}, which cannot apply the tree attention mask; "
-            f"supported: {', '.join(SUPPORTED_ATTENTION)}. Switch with model.set_attn_implementation('sdpa') "
-            "or load it with attn_implementation='sdpa'."
-        )
-
-
-@torch.inference_mode()
-def masked_forward(
-    model: PreTrainedModel,
-    tokens: torch.Tensor,
-    position_ids: torch.Tensor,
-    visible: torch.Tensor,
-    cache: DynamicCache,
-) -> torch.Tensor:
-    """Run ``tokens`` (1-D, ``m`` long) after ``cache`` with an explicit mask; return ``(m, V)`` float logits.
-
-    ``visible`` is a bool ``(m, cache_length + m)`` matrix, True where a token may attend. The cache
-    grows by ``m`` entries, in the order of ``tokens``.
-    """
-    check_attention(model)
-    device = model_device(model)
-    dtype = model.get_input_embeddings().weight.dtype
-    bias = torch.zeros(visible.shape, dtype=dtype, device=device)
-    bias.masked_fill_(~visible.to(device), torch.finfo(dtype).min)
-    out = model(
-        input_ids=tokens[None].to(device),
-        position_ids=position_ids[None].to(device),
-        attention_mask=bias[None, None],
-        past_key_values=cache,
-        use_cache=True,
-    )
-    return out.logits[0].float()
+__all__ = ["verify_tree", "compact_cache"]
 
 
 def verify_tree(
