@@ -159,7 +159,7 @@ def default_member(name: str, role: str) -> str | Path:
 
 def check_shipped_draft(name: str) -> None:
     """Raise a clear error when a pair the course trains itself (tiny, smol) is missing from the package."""
-    folder, command = (TINY_DIR, "specdec_lite.zoo.train") if name == "tiny" else (SMOL_DIR, "specdec_lite.zoo.train_smol")
+    folder, command = (TINY_DIR, "training.train_tiny") if name == "tiny" else (SMOL_DIR, "training.train_smol")
     needed = [folder / "draft" / "config.json", folder / "draft" / "model.safetensors"]
     if name == "tiny":
         needed += [TINY_DIR / "tokenizer", TINY_DIR / "target" / "config.json"]
@@ -167,7 +167,7 @@ def check_shipped_draft(name: str) -> None:
     if missing:
         raise FileNotFoundError(
             f"the course's {name} pair is not in {folder} (missing: {', '.join(missing)}); "
-            f"train it with `python -m {command}`."
+            f"train it with `python -m {command}` from the course repository's root."
         )
 
 

@@ -6,9 +6,9 @@ Two sets ship, one JSON record per line, ``{"id", "domain", "prompt"}`` plus an 
   instruction-tuned target (the SmolLM2 pair, the paper's pair), which :meth:`Pair.encode
   <specdec_lite.pairs.Pair.encode>` wraps in the chat template. Code requests are a seeded sample of 50
   HumanEval problems; math, logic and chat are written by the course (``python -m
-  specdec_lite.zoo.make_chat_prompts``);
+  training.prompts_chat`` in the course repository);
 * ``"tiny"``, ``specdec_lite/data/prompts.jsonl``: text in the formats the toy pair was trained on
-  (``python -m specdec_lite.zoo.make_prompts``).
+  (``python -m training.prompts_tiny``).
 
 A pair names its set in ``pair.prompt_set``.
 

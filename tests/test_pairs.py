@@ -152,7 +152,7 @@ def test_paper_pair_not_cached_and_offline_names_the_model(monkeypatch, tmp_path
 
 def test_missing_tiny_pair_says_how_to_train_it(monkeypatch, tmp_path):
     monkeypatch.setattr(pairs, "TINY_DIR", tmp_path / "tiny")
-    with pytest.raises(FileNotFoundError, match=r"python -m specdec_lite\.zoo\.train"):
+    with pytest.raises(FileNotFoundError, match=r"python -m training\.train_tiny"):
         load_pair("tiny")
 
 
@@ -177,7 +177,7 @@ def test_bad_arguments(tmp_path):
 
 def test_tiny_pair_loads_quickly():
     if not (pairs.TINY_DIR / "target" / "config.json").exists():
-        pytest.skip(f"the tiny pair is not trained yet ({pairs.TINY_DIR}); run `python -m specdec_lite.zoo.train`")
+        pytest.skip(f"the tiny pair is not trained yet ({pairs.TINY_DIR}); run `python -m training.train_tiny`")
     start = time.perf_counter()
     pair = load_pair("tiny")
     seconds = time.perf_counter() - start

@@ -28,7 +28,7 @@ def test_chat_set_names_its_sources():
 
 
 def test_chat_set_is_disjoint_from_the_draft_training_instructions():
-    from specdec_lite.zoo.instructions import training_instructions
+    from training.instructions import training_instructions
 
     training = {r["prompt"] for r in training_instructions(per_domain=800, seed=0)}
     assert not training & {p.prompt for p in load_prompts()}

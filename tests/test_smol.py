@@ -201,7 +201,7 @@ def test_smol_greedy_equals_target_generate(smol_pair, decoder):
 
 def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     """The card reads every figure from its inputs, and a prompt holding a code fence cannot break the card."""
-    from specdec_lite.zoo import model_card_smol
+    from training import card_smol
 
     ev = {"machine": "test CPU", "torch": "x", "budgets": {"c": 0.12, "alpha": 0.65, "speedup": 1.3},
           "parameters": {"target": 134_000_000, "draft": 5_000_000},
@@ -218,7 +218,7 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
                           "policies": {"fixed": {"code": ["draft", 3]}}}}
     (tmp_path / "budgets").mkdir()
     (tmp_path / "budgets" / "smol.json").write_text(json.dumps(budgets))
-    card = model_card_smol.render(ev, log, None, tmp_path)
+    card = card_smol.render(ev, log, None, tmp_path)
     assert "| 0.200 (20.0 ms / 100.0 ms) | **missed** |" in card
     assert "| >= 0.65 | 0.550 | **missed** |" in card and "| >= 0.65 | 0.400 | **missed** |" in card
     assert "| >= 1.3x | 1.31x | met |" in card
@@ -227,7 +227,7 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     ev["acceptance"] = {"gamma": 4, "all": {"alpha": 0.66}, **{
         d: {"prompts": 50, "alpha": a, "alpha_ci": [a - 0.1, a + 0.1], "per_drafted_token": a, "accepted_per_step": 1.0}
         for d, a in zip(("code", "math", "logic", "chat"), (0.8, 0.7, 0.68, 0.46))}}
-    card = model_card_smol.render(ev, log, None, tmp_path)
+    card = card_smol.render(ev, log, None, tmp_path)
     assert "200 study prompts | >= 0.65 | 0.660 | met |" in card and "| >= 0.65 | 0.460 | **missed** |" in card
     assert "0.550" not in card and "| >= 1.3x | 1.31x | met |" in card
     # the speed benchmark adds its own rows (best gamma of its sweep; chain against HF assisted, paired) beside it
@@ -238,7 +238,7 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
                    "gamma_sweep": [{"gamma": g, "alpha": 0.5, "measured_speedup": m, "predicted_speedup": 1.0,
                                     "predicted_speedup_verify": 0.9, "verify_ratio": 1.5}
                                    for g, m in ((2, 0.95), (3, 0.97), (4, 0.8))]}
-    card = model_card_smol.render(ev, log, None, tmp_path)
+    card = card_smol.render(ev, log, None, tmp_path)
     assert "median over 12 study prompts (Speed, below) | >= 1.3x | 0.97x at gamma 3 | **missed** |" in card
     assert "same 12 prompts (median ratio of tokens/s, paired by prompt) | at least as fast | 0.89x (chain 0.80x, HF " \
            "0.90x the target) | **missed** |" in card
@@ -248,5 +248,5 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     # the drafts that were tried, from shortlist_vs_full.json
     tried = {name: {"alpha": a, "by_domain": {"code": a}, "draft_step_ms": ms, "c": ms / 100}
              for name, a, ms in (("shortlist", 0.52, 5.0), ("full", 0.50, 10.0))} | {"how": "a test", "target_step_ms": 100.0}
-    card = model_card_smol.render(ev, log, None, tmp_path, tried)
+    card = card_smol.render(ev, log, None, tmp_path, tried)
     assert "| shortlist (shipped) | 0.520 | code 0.52 | 5.0 ms | 0.050 |" in card and "at 50% of the full draft's" in card

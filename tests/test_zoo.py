@@ -1,20 +1,22 @@
-"""The course's own model pair: corpus builder, shared tokenizer and the shipped checkpoints."""
+"""The course's tiny pair: corpus builder, shared tokenizer, the shipped checkpoints, and the training code."""
 
+import importlib
 import json
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from specdec_lite.pairs import TINY_DIR
 from specdec_lite.prompts import load_prompts
-from specdec_lite.zoo.corpus import DOMAINS, build_corpus
-from specdec_lite.zoo.train import TINY_DIR
+from training.corpus import DOMAINS, build_corpus
+from training.trainer import Schedule, fit, lr_at
 
 MAX_SHIPPED_BYTES = 40 * 1000 * 1000
 CHECKPOINTS = [TINY_DIR / "target", TINY_DIR / "draft"]
 trained = pytest.mark.skipif(
     not all((d / "model.safetensors").exists() for d in CHECKPOINTS),
-    reason="the pair is not trained yet: run `python -m specdec_lite.zoo.train`",
+    reason="the pair is not trained yet: run `python -m training.train_tiny`",
 )
 
 
@@ -82,7 +84,7 @@ def _fake_reports():
     domain = {"prompts": 2, "drafted": 8, "accepted": 4, "acceptance_rate": 0.5, "accepted_per_step": 2.0,
               "tokens_per_target_call": 3.0}
     ev = {
-        "command": "python -m specdec_lite.zoo.evaluate", "threads": 1, "load_seconds": 0.5, "shipped_mb": 1.0,
+        "command": "python -m training.evaluate_tiny", "threads": 1, "load_seconds": 0.5, "shipped_mb": 1.0,
         "parameters": {"target": 1000, "draft": 100},
         "cost": {"draft_ms": 1.0, "target_ms": 10.0, "verify_tokens": 5, "target_ms_verify": 12.0, "c": 0.1},
         "perplexity": {d: {"documents": 2, "documents_also_in_train": 1, "tokens": 10, "target": 3.0, "draft": 4.0}
@@ -96,7 +98,7 @@ def _fake_reports():
 
 
 def test_model_card_renders_every_section_and_budget_verdict():
-    from specdec_lite.zoo.model_card import render
+    from training.card_tiny import render
 
     log, ev = _fake_reports()
     card = render(log, ev)
@@ -105,3 +107,41 @@ def test_model_card_renders_every_section_and_budget_verdict():
     assert "c = 0.100** (within the 0.15" in card and "1.60x at gamma 2** (reaching" in card
     ev["cost"]["c"] = 0.2
     assert "c = 0.200** (NOT within the 0.15" in render(log, ev)
+
+
+ENTRY_POINTS = ["train_tiny", "evaluate_tiny", "prompts_tiny", "train_smol", "evaluate_smol", "prompts_chat",
+                "instructions"]
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_training_entry_points_answer_help(module, capsys):
+    """``python -m training.<module> --help`` prints its usage and does nothing else (no file is written)."""
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(f"training.{module}").main(["--help"])
+    assert stop.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_one_schedule_for_both_pairs():
+    """Linear warm-up to the peak, then cosine decay to the floor: the tiny pair's and the SmolLM2 draft's settings."""
+    for schedule, steps in ((Schedule(peak=1e-3, warmup=100, floor=0.1), 800),
+                            (Schedule(peak=2e-3, warmup=200, floor=0.05), 4000)):
+        assert lr_at(0, steps, schedule) == pytest.approx(schedule.peak / schedule.warmup)
+        assert lr_at(schedule.warmup, steps, schedule) == pytest.approx(schedule.peak)
+        assert lr_at(steps, steps, schedule) == pytest.approx(schedule.floor * schedule.peak)
+        rates = [lr_at(step, steps, schedule) for step in range(schedule.warmup, steps)]
+        assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
+
+
+def test_shared_loop_learns_and_logs():
+    """The loop both trainers use lowers a loss, logs every ``log_every`` steps and the last, in eval mode after."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(4, 1), torch.randn(32, 4)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+
+    def loss_at(step):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        return loss, {"twice": 2 * loss.detach()}
+
+    log = fit(model, loss_at, 60, Schedule(peak=0.1, warmup=5, floor=0.1), weight_decay=0.0, log_every=25, label="t")
+    assert [entry["step"] for entry in log] == [0, 25, 50, 59] and not model.training
+    assert list(log[0]) == ["step", "loss", "twice", "seconds"] and log[-1]["loss"] < log[0]["loss"] / 10

@@ -1,6 +1,8 @@
-"""Render ``smol/MODEL_CARD.md`` from ``smol/eval.json`` and ``smol/draft/training_log.json``.
+"""Render the SmolLM2 pair's ``MODEL_CARD.md`` from its ``eval.json`` and ``draft/training_log.json``.
 
-Every figure in the card is read from those two files; nothing is typed in by hand.
+Every figure in the card is read from those files, from the distillation data's summary
+(``training/data/distill_data.json``), the drafts that were tried (``smol/shortlist_vs_full.json``) and the
+course's committed runs (``results/``); nothing is typed in by hand.
 """
 
 from __future__ import annotations
@@ -8,11 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .card import table
+from .distill_data import DATA_FILE
 
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _ok(ok: bool) -> str:
@@ -50,7 +51,7 @@ def _budgets(ev: dict, results: Path | None = None) -> str:
                          f"{summary['hf_assisted']['speedup']:.2f}x the target)", _ok(ratio >= 1)])
     if results is not None:  # from the committed runs: the held-out speed-up, and what eval.json lacks
         rows += _committed(results, acceptance="acceptance" not in ev)
-    return _table(["budget", "target", "measured", ""], rows)
+    return table(rows, ["budget", "target", "measured", ""])
 
 
 def _acceptance(ev: dict) -> str:
@@ -58,8 +59,8 @@ def _acceptance(ev: dict) -> str:
     rows = [[d, acc[d]["prompts"], f"{acc[d]['alpha']:.3f} [{acc[d]['alpha_ci'][0]:.3f}, {acc[d]['alpha_ci'][1]:.3f}]",
              f"{acc[d]['per_drafted_token']:.3f}", f"{acc[d]['accepted_per_step']:.2f}"]
             for d in ("code", "math", "logic", "chat") if d in acc]
-    return _table(["domain", "prompts", "alpha per tested token [95% CI]", "per drafted token", "accepted per step"],
-                  rows)
+    return table(rows, ["domain", "prompts", "alpha per tested token [95% CI]", "per drafted token",
+                        "accepted per step"])
 
 
 def _bench(ev: dict) -> str:
@@ -70,11 +71,11 @@ def _bench(ev: dict) -> str:
     sweep = [[r["gamma"], f"{r['alpha']:.3f}", f"{r['verify_ratio']:.2f}", f"{r['measured_speedup']:.2f}x",
               f"{r['predicted_speedup']:.2f}x", f"{r['predicted_speedup_verify']:.2f}x"] for r in bench["gamma_sweep"]]
     return "\n\n".join([
-        _table(["decoder", "tokens/s (median)", "speed-up", "tokens per target call"], rows),
+        table(rows, ["decoder", "tokens/s (median)", "speed-up", "tokens per target call"]),
         "Gamma sweep (chain, greedy): measured against Leviathan et al.'s prediction, and against the prediction "
         "that prices the verification pass at its measured cost:",
-        _table(["gamma", "alpha", "verification pass / one-token step", "measured", "predicted",
-                "predicted, verification priced"], sweep),
+        table(sweep, ["gamma", "alpha", "verification pass / one-token step", "measured", "predicted",
+                      "predicted, verification priced"]),
     ])
 
 
@@ -118,7 +119,7 @@ def _generalisation(ev: dict) -> str:
         f"Teacher-forced top-1 agreement of the draft with the target on the target's greedy answers "
         f"({gen['prompts_per_domain']} prompts per domain and kind, {gen['new_tokens']} new tokens): prompts the draft "
         "was trained on, new prompts from the same instruction templates, and the study's prompts.",
-        _table(["domain", "training prompts", "new template prompts", "study prompts"], rows),
+        table(rows, ["domain", "training prompts", "new template prompts", "study prompts"]),
         f"Training against new template prompts: {mean['training'] - mean['new_template']:+.3f} (a large positive gap "
         f"would mean memorisation). New template against study prompts: {mean['new_template'] - mean['study']:+.3f} "
         "(the price of the study's prompts lying outside what the templates cover).",
@@ -149,7 +150,7 @@ def _attempts(tried: dict) -> str:
              ", ".join(f"{d} {a:.2f}" for d, a in run["by_domain"].items()), f"{run['draft_step_ms']:.1f} ms",
              f"{run['c']:.3f}"] for name, run in tried.items() if isinstance(run, dict)]
     return "\n\n".join([
-        _table(["draft", "alpha", "alpha by domain", "draft step", "c"], rows),
+        table(rows, ["draft", "alpha", "alpha by domain", "draft step", "c"]),
         f"Measured as: {tried['how']}; target step {tried['target_step_ms']:.1f} ms.",
         f"The shortlist draft was kept: alpha {tried['shortlist']['alpha']:.3f} against {tried['full']['alpha']:.3f}, at "
         f"{tried['shortlist']['c'] / tried['full']['c']:.0%} of the full draft's step cost. Neither reaches the "
@@ -164,7 +165,7 @@ def render(ev: dict, log: dict, data: dict | None, results: Path | None = None, 
     parts = [
         "# The SmolLM2 pair: SmolLM2-135M-Instruct and the course's draft",
         "",
-        "Generated by `python -m specdec_lite.zoo.evaluate_smol` from `eval.json` and `draft/training_log.json`; "
+        "Generated by `python -m training.evaluate_smol` from `eval.json` and `draft/training_log.json`; "
         f"measured on {ev['machine']}, torch {ev['torch']}.",
         "",
         "## Models",
@@ -179,9 +180,10 @@ def render(ev: dict, log: dict, data: dict | None, results: Path | None = None, 
     ]
     if data:
         parts.append(f"- {data['instructions']} course-written instructions ({data['per_domain']} per domain: code, math, "
-                     f"logic, chat; `specdec_lite.zoo.instructions`, disjoint from the study's prompts), each answered by "
+                     f"logic, chat; `training/instructions.py`, disjoint from the study's prompts), each answered by "
                      f"the target greedily and {data['samples']} times sampled at temperature {data['temperature']}: "
-                     f"{data['sequences']} sequences, {data['answer_tokens']} answer tokens (`distill_data.npz`).")
+                     f"{data['sequences']} sequences, {data['answer_tokens']} answer tokens "
+                     "(`training/data/distill_data.npz`).")
     parts += [_training(log), "", "## Budgets", "", _budgets(ev, results), ""]
     if tried:
         parts += ["## What was tried for the missed budgets", "", _attempts(tried), ""]
@@ -214,9 +216,8 @@ def render(ev: dict, log: dict, data: dict | None, results: Path | None = None, 
 
 def write(directory: Path, ev: dict) -> None:
     log = json.loads((directory / "draft" / "training_log.json").read_text())
-    data_file = directory / "data_summary.json"
+    data_file = DATA_FILE.with_suffix(".json")
     data = json.loads(data_file.read_text()) if data_file.exists() else None
     tried_file = directory / "shortlist_vs_full.json"
     tried = json.loads(tried_file.read_text()) if tried_file.exists() else None
-    results = directory.parents[2] / "results"  # the course repository's committed runs, when installed from it
-    (directory / "MODEL_CARD.md").write_text(render(ev, log, data, results if results.is_dir() else None, tried))
+    (directory / "MODEL_CARD.md").write_text(render(ev, log, data, RESULTS if RESULTS.is_dir() else None, tried))

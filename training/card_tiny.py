@@ -1,14 +1,16 @@
-"""Render ``tiny/MODEL_CARD.md`` from ``training_log.json`` and ``eval.json``.
+"""Render the tiny pair's ``MODEL_CARD.md`` and ``loss_curves.png`` from ``training_log.json`` and ``eval.json``.
 
-Every figure in the card is read from those two files, which the training run and
-``python -m specdec_lite.zoo.evaluate`` write; the prose around them is fixed here.
+Every figure in the card is read from those two files, which ``python -m training.train_tiny`` and
+``python -m training.evaluate_tiny`` write; the prose around them is fixed here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..prompts import DOMAINS
+from specdec_lite.prompts import DOMAINS
+
+from .card import table
 
 INTRO = """# The course's own draft/target pair (`specdec_lite/zoo/tiny/`)
 
@@ -35,7 +37,7 @@ float16 and loaded as float32.
 
 DATA = """## Data
 
-A seeded corpus built offline by `specdec_lite/zoo/corpus.py` (seed {seed}, {chars:,} characters per domain):
+A seeded corpus built offline by `training/corpus.py` (seed {seed}, {chars:,} characters per domain):
 
 * **code** - chunks of the Python standard library's own source (`sysconfig.get_paths()["stdlib"]`,
   sorted file list, seeded choice; tests, demos and third-party packages left out);
@@ -60,7 +62,7 @@ logic), not a generalisation figure.
 Tokenizer: byte-level BPE trained with `tokenizers` on the training split, vocabulary {vocab:,}
 with `<s>`, `</s>` and `<pad>`, saved as a `PreTrainedTokenizerFast`.
 
-The study's prompts (`specdec_lite/data/prompts.jsonl`, written by `specdec_lite/zoo/make_prompts.py`)
+The study's prompts (`specdec_lite/data/prompts.jsonl`, written by `training/prompts_tiny.py`)
 use the same surface formats; none occurs verbatim in the training corpus (checked by
 `tests/test_zoo.py`). Code and chat prompts are written for the course; math and logic prompts come
 from the corpus generators with a seed the corpus never uses.
@@ -110,9 +112,10 @@ other work; figures are in `eval.json`.
 
 * Shipped size (tokenizer + target + draft): **{mb:.1f} MB** ({mb_ok} the 40 MB budget); load time of
   all three with `from_pretrained`: **{load:.2f} s** (median of 3; {load_ok} the 5 s budget).
-* One cached forward pass of one token behind a 64-token context (`torch.inference_mode`, median):
-  draft **{draft_ms:.2f} ms**, target **{target_ms:.2f} ms**, so **c = {c:.3f}** ({c_ok} the 0.15
-  budget); the target scoring {verify_tokens} tokens at once takes {target_ms_verify:.2f} ms.
+* One cached forward pass of one token behind a 64-token context (median after warm-up rounds, as
+  `specdec_lite.bench.cost_coefficient` measures it): draft **{draft_ms:.2f} ms**, target
+  **{target_ms:.2f} ms**, so **c = {c:.3f}** ({c_ok} the 0.15 budget); the target scoring
+  {verify_tokens} tokens at once takes {target_ms_verify:.2f} ms.
 
 ### Held-out perplexity
 
@@ -169,17 +172,13 @@ def _reached(ok: bool) -> str:
     return "reaching" if ok else "NOT reaching"
 
 
-def _table(rows: list[list]) -> str:
-    return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
-
-
 def _data(log: dict, ev: dict) -> str:
     rows = []
     for domain in DOMAINS:
         tokens, ppl = log["corpus_tokens"][domain], ev["perplexity"][domain]
         rows.append([domain, f"{tokens['train']:,}", f"{tokens['held_out']:,}",
                      ppl["documents"], ppl["documents_also_in_train"]])
-    return DATA.format(seed=log["seed"], chars=log["chars_per_domain"], vocab=log["vocab_size"], rows=_table(rows))
+    return DATA.format(seed=log["seed"], chars=log["chars_per_domain"], vocab=log["vocab_size"], rows=table(rows))
 
 
 def _models(log: dict, ev: dict) -> str:
@@ -188,7 +187,7 @@ def _models(log: dict, ev: dict) -> str:
         s = log[name]["shape"]
         rows.append([name, s["hidden_size"], s["num_hidden_layers"], s["num_attention_heads"], s["intermediate_size"],
                      f"{ev['parameters'][name] / 1e6:.2f}M", "yes"])
-    return MODELS.format(rows=_table(rows))
+    return MODELS.format(rows=table(rows))
 
 
 def _training(log: dict) -> str:
@@ -199,8 +198,8 @@ def _training(log: dict) -> str:
         rows.append([name, part.get("objective", "cross-entropy"), part["steps"],
                      f"{part['steps'] * tokens_per_step:,}", loss[0]["loss"], loss[-1]["loss"], loss[-1]["seconds"]])
     steps = f"--target-steps {log['target']['steps']} --draft-steps {log['draft']['steps']}"
-    command = log.get("command") or f"python -m specdec_lite.zoo.train {steps}"
-    return TRAINING.format(command=command, batch=log["batch"], length=log["length"], rows=_table(rows))
+    command = log.get("command") or f"python -m training.train_tiny {steps}"
+    return TRAINING.format(command=command, batch=log["batch"], length=log["length"], rows=table(rows))
 
 
 def _samples(ev: dict) -> str:
@@ -217,9 +216,9 @@ def _evaluation(ev: dict) -> str:
     acc_columns = ("prompts", "drafted", "acceptance_rate", "accepted_per_step", "tokens_per_target_call")
     return EVALUATION.format(
         command=ev["command"], threads=ev["threads"], mb=ev["shipped_mb"], load=ev["load_seconds"], **cost,
-        ppl_rows=_table([[d, ppl[d]["tokens"], ppl[d]["target"], ppl[d]["draft"]] for d in DOMAINS]),
+        ppl_rows=table([[d, ppl[d]["tokens"], ppl[d]["target"], ppl[d]["draft"]] for d in DOMAINS]),
         gamma=acc["gamma"],
-        acc_rows=_table([[d] + [acc[d][column] for column in acc_columns] for d in DOMAINS]),
+        acc_rows=table([[d] + [acc[d][column] for column in acc_columns] for d in DOMAINS]),
         acc_all=acc["all"]["acceptance_rate"],
         n_chat=speed["prompts"], tps=speed["target_alone_tokens_per_s"],
         gammas=" | ".join(by_gamma), dashes="---|" * len(by_gamma),
@@ -232,6 +231,23 @@ def _evaluation(ev: dict) -> str:
         acc_ok=_verdict(0.4 <= acc["all"]["acceptance_rate"] <= 0.9),
         speed_ok=_reached(speed["best_speedup"] >= 1.5),
     )
+
+
+def plot_losses(log: dict, path: Path) -> None:
+    """A small PNG of the training losses (target cross-entropy, draft KL to the target)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for ax, name in zip(axes, ("target", "draft")):
+        points = log[name]["loss"]
+        ax.plot([p["step"] for p in points], [p["loss"] for p in points])
+        ax.set(title=f"{name}: {log[name].get('objective', 'cross-entropy')}", xlabel="step", ylabel="loss", yscale="log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def render(log: dict, ev: dict) -> str:

@@ -1,4 +1,4 @@
-"""The training corpus of the course's own model pair: four domains, built offline and reproducibly.
+"""The training corpus of the course's tiny pair: four domains, built offline and reproducibly.
 
 * **code** - Python source from the interpreter's standard library (sorted file list, seeded choice;
   tests, demos and third-party packages left out);
@@ -18,7 +18,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..prompts import DOMAINS
+from specdec_lite.prompts import DOMAINS
 
 NAMES = [
     "Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal", "Kira", "Liam", "Maya",

@@ -1,10 +1,10 @@
-"""Measure the SmolLM2 pair against its budgets: ``python -m specdec_lite.zoo.evaluate_smol [--threads 2]``.
+"""Measure the SmolLM2 pair against its budgets: ``python -m training.evaluate_smol [--threads 2]``.
 
-Writes ``smol/eval.json`` and renders ``smol/MODEL_CARD.md`` (with ``smol/draft/training_log.json``):
+Writes ``specdec_lite/zoo/smol/eval.json`` and renders ``smol/MODEL_CARD.md`` (:mod:`training.card_smol`):
 
 * ``load_seconds`` - ``load_pair("smol")`` from the converted cache (median of 3, in-process);
 * ``cost`` - :func:`specdec_lite.bench.cost_coefficient`: median cached step of draft and target
-  (64-token context) and ``c = T(draft step) / T(target step)``; budget ``c <= 0.12``;
+  (64-token context, after warm-up rounds) and ``c = T(draft step) / T(target step)``; budget ``c <= 0.12``;
 * ``acceptance`` - greedy chain speculation (``gamma`` 4, 64 new tokens) over the 200 study prompts
   (:func:`specdec_lite.study.run_study`): per domain, the acceptance per tested token (alpha, the
   rate of the theory; budget >= 0.65), per drafted token, and accepted tokens per step;
@@ -23,32 +23,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import load_pair, load_prompts, speculative_generate
-from ..bench import BenchConfig, cost_coefficient, run_bench
-from ..prompts import DOMAINS
-from ..reports import jsonable
-from ..study import StudyConfig, acceptance_by_domain, run_study
+from specdec_lite import load_pair, load_prompts, speculative_generate
+from specdec_lite.bench import BenchConfig, cost_coefficient, run_bench
+from specdec_lite.pairs import SMOL_DIR
+from specdec_lite.prompts import DOMAINS
+from specdec_lite.study import StudyConfig, acceptance_by_domain, run_study
+
+from . import card_smol
+from .distill_data import DATA_FILE, DOMAIN_CODES, answer, batch_of
+from .evaluation import header, median_seconds, write_report
 from .instructions import training_instructions
-from .train_smol import DATA_FILE, DOMAIN_CODES, SMOL_DIR, answer, batch_of, kl_loss
+from .train_smol import kl_loss
 
 BUDGETS = {"c": 0.12, "alpha": 0.65, "speedup": 1.3}
-
-
-def load_seconds(repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        load_pair("smol", device="cpu")
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def acceptance(pair, gamma: int, new_tokens: int, per_domain: int | None = None) -> dict:
@@ -127,15 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
-    report.update({"command": "python -m specdec_lite.zoo.evaluate_smol", "threads": args.threads,
-                   "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s), no GPU",
-                   "torch": torch.__version__, "budgets": BUDGETS})
+    report.update(header("training.evaluate_smol", args.threads) | {"budgets": BUDGETS})
 
     def save():
-        args.out.write_text(json.dumps(jsonable(report), indent=1) + "\n")
+        write_report(args.out, report)
 
     if "load" in parts:
-        report["load_seconds"] = round(load_seconds(), 2)
+        report["load_seconds"] = round(median_seconds(lambda: load_pair("smol", device="cpu")), 2)
     pair = load_pair("smol", device="cpu")
     report["parameters"] = {"target": pair.target.num_parameters(), "draft": pair.draft.num_parameters()}
     if "cost" in parts:
@@ -158,9 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     if "generalisation" in parts:
         report["generalisation"] = generalisation(pair, per_domain=8, new_tokens=args.new_tokens)
     save()
-    from . import model_card_smol
-
-    model_card_smol.write(args.out.parent, report)
+    card_smol.write(args.out.parent, report)
 
 
 if __name__ == "__main__":

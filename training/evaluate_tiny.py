@@ -1,12 +1,13 @@
-"""Measure the course's own pair: ``python -m specdec_lite.zoo.evaluate [--dir DIR] [--threads N] ...``.
+"""Measure the course's tiny pair: ``python -m training.evaluate_tiny [--dir DIR] [--threads N] ...``.
 
-Writes ``eval.json`` next to the checkpoints with:
+Writes ``eval.json`` next to the checkpoints (``specdec_lite/zoo/tiny/`` by default) with:
 
 * ``load_seconds`` - ``from_pretrained`` of tokenizer, target and draft (median of 3);
 * ``shipped_mb`` - bytes of the three folders;
-* ``cost`` - median ms of one cached forward pass (64-token context, ``torch.inference_mode``) of the
-  draft and of the target for 1 token, of the target for ``gamma + 1`` tokens (a verification), and
-  ``c = T(draft, 1) / T(target, 1)``;
+* ``cost`` - as :mod:`specdec_lite.bench` measures it, after warm-up rounds: median ms of one cached
+  forward pass (64-token context) of the draft and of the target for 1 token
+  (:func:`specdec_lite.bench.cost_coefficient`), of the target for ``gamma + 1`` tokens (a verification,
+  :func:`specdec_lite.bench.step_time`), and ``c = T(draft, 1) / T(target, 1)``;
 * ``perplexity`` - per domain, of both models on the corpus's held-out split, with how many held-out
   documents also occur verbatim in the training split (templated domains repeat documents);
 * ``acceptance`` - per domain, greedy chain speculative decoding (``gamma`` 4 by default):
@@ -16,7 +17,7 @@ Writes ``eval.json`` next to the checkpoints with:
 * ``samples`` - the greedy continuation of the first prompt of each domain.
 
 It also draws ``loss_curves.png`` from ``training_log.json`` and renders ``MODEL_CARD.md`` from both files
-(:mod:`specdec_lite.zoo.model_card`).
+(:mod:`training.card_tiny`).
 
 Prompts are fed as ``</s> prompt``, as every training document follows a ``</s>``; the tokenizer adds it
 explicitly, so the ids do not depend on the tokenizer's post-processor.
@@ -28,19 +29,21 @@ import argparse
 import json
 import math
 import statistics
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from .. import autoregressive_generate, speculative_generate
-from ..prompts import DOMAINS, Prompt, load_prompts
-from . import model_card
+from specdec_lite import autoregressive_generate, speculative_generate
+from specdec_lite.bench import cost_coefficient, step_time
+from specdec_lite.pairs import TINY_DIR
+from specdec_lite.prompts import DOMAINS, Prompt, load_prompts
+
+from . import card_tiny
 from .corpus import build_corpus
-from .train import TINY_DIR, token_stream
-
+from .evaluation import header, median_seconds, write_report
+from .train_tiny import token_stream
 
 def load(directory: Path):
     """Tokenizer, target and draft from ``directory``, in float32 and eval mode."""
@@ -50,42 +53,18 @@ def load(directory: Path):
     return tokenizer, target, draft
 
 
-def load_seconds(directory: Path, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        load(directory)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def shipped_mb(directory: Path) -> float:
     files = [f for part in ("tokenizer", "target", "draft") for f in (directory / part).rglob("*") if f.is_file()]
     return sum(f.stat().st_size for f in files) / 1e6
 
 
-@torch.inference_mode()
-def forward_ms(model: PreTrainedModel, n_tokens: int, context: int = 64, repeats: int = 50) -> float:
-    """Median ms of one forward pass of ``n_tokens`` new tokens behind a cached ``context``."""
-    vocab = model.config.vocab_size
-    gen = torch.Generator().manual_seed(0)
-    times = []
-    for _ in range(repeats):
-        cache = DynamicCache()
-        model(input_ids=torch.randint(0, vocab, (1, context), generator=gen), past_key_values=cache, use_cache=True)
-        tokens = torch.randint(0, vocab, (1, n_tokens), generator=gen)
-        start = time.perf_counter()
-        model(input_ids=tokens, past_key_values=cache, use_cache=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def cost(target: PreTrainedModel, draft: PreTrainedModel, gamma: int) -> dict:
-    draft_ms, target_ms = forward_ms(draft, 1), forward_ms(target, 1)
+def cost(target: PreTrainedModel, draft: PreTrainedModel, gamma: int, context: int = 64, repeats: int = 50) -> dict:
+    """Step times in ms and ``c``, from :func:`specdec_lite.bench.cost_coefficient`, and a verification pass."""
+    steps = cost_coefficient(draft, target, context=context, repeats=repeats)
+    verify = step_time(target, context=context, repeats=repeats, tokens=gamma + 1)
     return {
-        "draft_ms": round(draft_ms, 3), "target_ms": round(target_ms, 3),
-        "verify_tokens": gamma + 1, "target_ms_verify": round(forward_ms(target, gamma + 1), 3),
-        "c": round(draft_ms / target_ms, 4),
+        "draft_ms": round(1000 * steps["draft_step_s"], 3), "target_ms": round(1000 * steps["target_step_s"], 3),
+        "verify_tokens": gamma + 1, "target_ms_verify": round(1000 * verify, 3), "c": round(steps["c"], 4),
     }
 
 
@@ -183,23 +162,6 @@ def speedup(tokenizer, target, draft, prompts: list[Prompt], gammas: range, new_
     }
 
 
-def plot_losses(log: dict, path: Path) -> None:
-    """A small PNG of the training losses (target cross-entropy, draft KL to the target)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, name in zip(axes, ("target", "draft")):
-        points = log[name]["loss"]
-        ax.plot([p["step"] for p in points], [p["loss"] for p in points])
-        ax.set(title=f"{name}: {log[name].get('objective', 'cross-entropy')}", xlabel="step", ylabel="loss", yscale="log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=TINY_DIR)
@@ -212,10 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     log = json.loads((args.dir / "training_log.json").read_text())
-    plot_losses(log, args.dir / "loss_curves.png")
+    card_tiny.plot_losses(log, args.dir / "loss_curves.png")
 
-    report = {"command": "python -m specdec_lite.zoo.evaluate", "threads": args.threads, "machine": "2-core CPU, no GPU"}
-    report["load_seconds"] = round(load_seconds(args.dir), 3)
+    report = header("training.evaluate_tiny", args.threads)
+    report["load_seconds"] = round(median_seconds(lambda: load(args.dir)), 3)
     report["shipped_mb"] = round(shipped_mb(args.dir), 2)
     tokenizer, target, draft = load(args.dir)
     report["parameters"] = {"target": target.num_parameters(), "draft": draft.num_parameters()}
@@ -231,8 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     chat = [p for p in prompts if p.domain == "chat"]
     report["speedup_chat"] = speedup(tokenizer, target, draft, chat, range(1, 7), args.new_tokens)
     print(json.dumps(report["speedup_chat"]), flush=True)
-    (args.out or args.dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
-    model_card.write(args.dir, log, report)
+    write_report(args.out or args.dir / "eval.json", report)
+    card_tiny.write(args.dir, log, report)
 
 
 if __name__ == "__main__":

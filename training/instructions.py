@@ -2,7 +2,7 @@
 
 The draft of the SmolLM2 pair learns by imitating its target: the target (SmolLM2-135M-Instruct)
 answers a few thousand user requests, and the draft is trained to predict the target's answers token
-by token (see :mod:`specdec_lite.zoo.train_smol`). This module writes those requests.
+by token (see :mod:`training.train_smol`). This module writes those requests.
 
 :func:`training_instructions` returns ``per_domain`` requests for each of the study's four domains
 (code, math, logic, chat), built by combining hand-written lists of tasks, phrasings, names, numbers
@@ -11,18 +11,19 @@ try to look like what people actually type to a chat assistant: some are one sho
 paragraph with context; some are polite, some are terse.
 
 None of these requests is one of the study's prompts (``specdec_lite/data/prompts_chat.jsonl``):
-``python -m specdec_lite.zoo.make_chat_prompts`` checks that the two sets share no prompt and no run
+``python -m training.prompts_chat`` checks that the two sets share no prompt and no run
 of 12 words, so the study measures the draft on requests it never saw in training.
 
-Run ``python -m specdec_lite.zoo.instructions`` to print the counts and a few examples.
+Run ``python -m training.instructions`` to print the counts and a few examples.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 from itertools import permutations
 
-from ..prompts import DOMAINS
+from specdec_lite.prompts import DOMAINS
 
 # ---------------------------------------------------------------------------------------------------
 # Shared word lists
@@ -1092,7 +1093,8 @@ def training_instructions(per_domain: int = 800, seed: int = 1234) -> list[dict]
     return records
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description="Print the counts of the training instructions and a few examples.").parse_args(argv)
     rows = training_instructions()
     show = random.Random(0)
     for domain in DOMAINS:
@@ -1101,3 +1103,7 @@ if __name__ == "__main__":
         for row in show.sample(mine, 3):
             print(f"--- {row['id']}\n{row['prompt']}")
         print()
+
+
+if __name__ == "__main__":
+    main()

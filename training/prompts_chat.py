@@ -1,4 +1,4 @@
-"""Write the study's prompts for instruction-tuned pairs: ``python -m specdec_lite.zoo.make_chat_prompts``.
+"""Write the study's prompts for instruction-tuned pairs: ``python -m training.prompts_chat``.
 
 Output: ``specdec_lite/data/prompts_chat.jsonl``, 200 user messages, 50 per domain, in the order code,
 math, logic, chat. Each line is ``{"id", "domain", "prompt", "source"}``. The pair's chat template wraps
@@ -11,7 +11,7 @@ each prompt as a single user turn, so the prompts are plain requests with no rol
   deductions, syllogisms, orderings, knights and knaves and riddles; advice, explanations and short
   creative pieces. They vary in length from one sentence to a short paragraph.
 
-The draft of the SmolLM2 pair is distilled on :func:`specdec_lite.zoo.instructions.training_instructions`.
+The draft of the SmolLM2 pair is distilled on :func:`training.instructions.training_instructions`.
 This script refuses to write the file if any study prompt equals a training instruction, or shares a run
 of 12 words with one, so acceptance rates are measured on requests the draft did not train on.
 
@@ -20,13 +20,15 @@ The script is deterministic: running it again rewrites the same file.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
-from pathlib import Path
+
+from specdec_lite.prompts import PROMPT_SETS
 
 from .instructions import training_instructions
 
-PROMPTS_FILE = Path(__file__).resolve().parents[1] / "data" / "prompts_chat.jsonl"
+PROMPTS_FILE = PROMPT_SETS["chat"]
 PER_DOMAIN = 50
 CODE_SEED = 2604
 HUMANEVAL_SIZE = 164
@@ -343,7 +345,8 @@ def build() -> list[dict]:
     return records
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     records = build()
     with PROMPTS_FILE.open("w", encoding="utf-8") as fh:
         for record in records:

@@ -1,4 +1,4 @@
-"""Write the study's prompt sets: ``python -m specdec_lite.zoo.make_prompts`` -> ``specdec_lite/data/prompts.jsonl``.
+"""Write the tiny pair's study prompts: ``python -m training.prompts_tiny`` -> ``specdec_lite/data/prompts.jsonl``.
 
 50 prompts per domain, 200 in all:
 
@@ -15,13 +15,15 @@ The file is committed; a test checks that this script still writes exactly that 
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
-from pathlib import Path
+
+from specdec_lite.prompts import PROMPT_SETS
 
 from .corpus import build_corpus, logic_puzzle, math_problem
 
-PROMPTS_FILE = Path(__file__).resolve().parents[1] / "data" / "prompts.jsonl"
+PROMPTS_FILE = PROMPT_SETS["tiny"]
 PER_DOMAIN = 50
 PROMPT_SEED = 7919  # the corpus uses seeds 0..3 (one per domain)
 
@@ -165,7 +167,8 @@ def build_prompts() -> list[dict]:
     ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     records = build_prompts()
     PROMPTS_FILE.write_text("".join(json.dumps(r) + "\n" for r in records))
     print(f"wrote {len(records)} prompts to {PROMPTS_FILE}")

@@ -1,21 +1,22 @@
-"""Train the draft of the SmolLM2 pair: ``python -m specdec_lite.zoo.train_smol [--stage data|train|all]``.
+"""Train the draft of the SmolLM2 pair: ``python -m training.train_smol [--stage data|train|all]``.
 
 The draft is distilled from its target, SmolLM2-135M-Instruct, on text the target itself wrote
 (sequence-level distillation, as in DistillSpec):
 
 1. **data** - the target answers the course's own training instructions
-   (:func:`specdec_lite.zoo.instructions.training_instructions`, disjoint from the study's prompts),
+   (:func:`training.instructions.training_instructions`, disjoint from the study's prompts),
    once greedily and ``--samples`` times sampled at temperature ``--sample-temperature``. The token
-   ids are saved, compressed, to ``smol/distill_data.npz`` and committed.
+   ids are saved, compressed, to ``training/data/distill_data.npz`` and committed
+   (:mod:`training.distill_data` describes the arrays).
 2. **train** - the draft learns the target's next-token distributions over the answers: forward KL,
-   ``sum_x p(x) log(p(x) / q(x))``, averaged over answer positions (speculative decoding rewards only
-   agreement with the target, so the draft imitates p, not the raw text).
+   ``sum_x p(x) log(p(x) / q(x))``, averaged over answer positions, in the shared loop
+   (:func:`training.trainer.fit`).
 
 Two drafts can be trained (``--variant``): ``full``, a Llama over the whole 49,152-token vocabulary,
 and ``shortlist`` (:mod:`specdec_lite.shortlist`), which proposes only the ``--shortlist`` most frequent
 tokens of the data and is cheaper per step. Both start from the target: their embeddings are the
-target's projected onto its top principal directions. Saved in float16 under ``smol/draft`` (or
-``smol/draft-full``), with ``training_log.json``.
+target's projected onto its top principal directions. Saved in float16 under
+``specdec_lite/zoo/smol/draft`` (or ``smol/draft-full``), with ``training_log.json``.
 
 On a GPU the whole job takes minutes. On a CPU it is long: ``--minutes`` stops a stage cleanly and
 ``--resume`` continues it from ``checkpoint.pt`` (not committed), so it runs in steps of under two hours.
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -34,73 +34,18 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from ..pairs import chat_prompt_ids
-from ..shortlist import ShortlistConfig, ShortlistDraft
-from .instructions import training_instructions
+from specdec_lite.pairs import SMOL_DIR
+from specdec_lite.shortlist import ShortlistConfig, ShortlistDraft
 
-SMOL_DIR = Path(__file__).parent / "smol"
-DATA_FILE = SMOL_DIR / "distill_data.npz"
-DOMAIN_CODES = {"code": 0, "math": 1, "logic": 2, "chat": 3}
+from .distill_data import DATA_FILE, DOMAIN_CODES, answer_tokens, batch_of, make_data
+from .trainer import Schedule, fit, forward_kl, save_float16
+
 DRAFT_SHAPES = {
     "full": {"hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
              "intermediate_size": 768},
     "shortlist": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
                   "intermediate_size": 768},
 }
-
-
-@torch.inference_mode()
-def answer(target, tokenizer, prompts: list[list[int]], *, sample: bool, temperature: float, max_new_tokens: int,
-           batch: int, device: torch.device) -> list[list[int]]:
-    """The target's answer to each prompt (token ids up to and including its end-of-turn token)."""
-    end, pad = target.generation_config.eos_token_id, target.generation_config.pad_token_id
-    answers = []
-    for start in range(0, len(prompts), batch):
-        chunk = prompts[start : start + batch]
-        width = max(map(len, chunk))
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=device)
-        options = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if sample else dict(do_sample=False)
-        out = target.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, pad_token_id=pad,
-                              eos_token_id=end, **options)
-        for row in out[:, width:].tolist():
-            answers.append(row[: row.index(end) + 1] if end in row else row)
-        print(f"  answered {len(answers)}/{len(prompts)}", flush=True)
-    return answers
-
-
-def make_data(target, tokenizer, args, device) -> dict:
-    """Prompts and the target's answers, packed into flat uint16 arrays (the vocabulary fits in 16 bits)."""
-    records = training_instructions(per_domain=args.per_domain, seed=args.seed)
-    prompts = [chat_prompt_ids(tokenizer, r["prompt"]) for r in records]
-    tokenizer.padding_side = "left"
-    runs = [(False, 0)] + [(True, i + 1) for i in range(args.samples)]
-    sequences, prompt_len, domain, mode = [], [], [], []
-    for sample, index in runs:
-        torch.manual_seed(args.seed + index)
-        print(f"{'sampled' if sample else 'greedy'} answers, run {index}", flush=True)
-        answers = answer(target, tokenizer, prompts, sample=sample, temperature=args.sample_temperature,
-                         max_new_tokens=args.max_new_tokens, batch=args.gen_batch, device=device)
-        for record, prompt, reply in zip(records, prompts, answers):
-            sequences.append(prompt + reply)
-            prompt_len.append(len(prompt))
-            domain.append(DOMAIN_CODES[record["domain"]])
-            mode.append(index)
-    lengths = np.array([len(s) for s in sequences])
-    return {
-        "tokens": np.concatenate([np.array(s, dtype=np.uint16) for s in sequences]),
-        "starts": np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64),
-        "lengths": lengths.astype(np.int32),
-        "prompt_len": np.array(prompt_len, dtype=np.int32),
-        "domain": np.array(domain, dtype=np.uint8),
-        "mode": np.array(mode, dtype=np.uint8),
-    }
-
-
-def answer_tokens(data) -> np.ndarray:
-    """Every answer token of the data (prompt tokens excluded)."""
-    return np.concatenate([data["tokens"][s + p : s + n] for s, p, n in
-                           zip(data["starts"], data["prompt_len"], data["lengths"])])
 
 
 def pick_shortlist(data, size: int) -> list[int]:
@@ -139,21 +84,6 @@ def make_draft(target, variant: str, shortlist: list[int]) -> torch.nn.Module:
     return draft
 
 
-def batch_of(data, rows: np.ndarray, max_len: int, pad: int, device):
-    """Right-padded ids, attention mask and a mask of the positions whose next token is an answer token."""
-    seqs = [data["tokens"][data["starts"][r] : data["starts"][r] + data["lengths"][r]][:max_len].astype(np.int64)
-            for r in rows]
-    width = max(map(len, seqs))
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    scored = torch.zeros((len(seqs), width), dtype=torch.bool)
-    for i, (r, s) in enumerate(zip(rows, seqs)):
-        ids[i, : len(s)] = torch.from_numpy(s)
-        mask[i, : len(s)] = 1
-        scored[i, data["prompt_len"][r] - 1 : len(s) - 1] = True
-    return ids.to(device), mask.to(device), scored.to(device)
-
-
 def kl_loss(draft, target, ids, mask, scored, variant: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward KL(p || q) per scored position, and whether the draft's argmax equals the target's there."""
     with torch.no_grad():
@@ -170,52 +100,24 @@ def kl_loss(draft, target, ids, mask, scored, variant: str) -> tuple[torch.Tenso
         logits = (draft.class_logits(ids, attention_mask=mask) if variant == "shortlist"
                   else draft(input_ids=ids, attention_mask=mask)).logits
     log_q = F.log_softmax(logits[scored].float(), dim=-1)
-    loss = F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")
+    loss = forward_kl(log_q, log_p)
     agree = (log_q[:, :-1] if variant == "shortlist" else log_q).argmax(-1) == target_top
     return loss, agree.float().mean()
 
 
-def lr_at(step: int, steps: int, peak: float, warmup: int = 200) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup)))))
-
-
 def train(draft, target, data, args, variant: str, device, out: Path) -> list[dict]:
-    """AdamW on forward KL; checkpoints to ``out/checkpoint.pt`` and stops after ``args.minutes`` if set."""
+    """Forward KL on random batches of the data; checkpoints to ``out/checkpoint.pt``, stops after ``args.minutes``."""
     rng = np.random.default_rng(args.seed)
     pad = target.generation_config.pad_token_id
-    opt = torch.optim.AdamW(draft.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.05)
-    log, first, checkpoint = [], 0, out / "checkpoint.pt"
-    if args.resume and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device)
-        draft.load_state_dict(state["draft"]); opt.load_state_dict(state["opt"]); rng.bit_generator.state = state["rng"]
-        log, first = state["log"], state["step"]
-    draft.train()
-    start = time.time()
-    for step in range(first, args.steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr)
+
+    def loss_at(step):
         rows = rng.integers(0, len(data["lengths"]), args.batch)
         loss, agree = kl_loss(draft, target, *batch_of(data, rows, args.max_len, pad, device), variant)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(draft.parameters(), 1.0)
-        opt.step()
-        if step % 50 == 0 or step == args.steps - 1:
-            log.append({"step": step, "kl": round(loss.item(), 4), "top1_agreement": round(agree.item(), 4),
-                        "seconds": round(time.time() - start, 1)})
-            print(f"{variant} step {step}/{args.steps} kl {loss.item():.3f} agree {agree.item():.3f} "
-                  f"({time.time() - start:.0f}s)", flush=True)
-        timed_out = args.minutes is not None and time.time() - start > 60 * args.minutes
-        if (step + 1) % 500 == 0 or timed_out:
-            torch.save({"draft": draft.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                        "log": log, "step": step + 1}, checkpoint)
-        if timed_out:
-            print(f"stopped after {args.minutes} minutes at step {step + 1}; continue with --resume", flush=True)
-            break
-    draft.eval()
-    return log
+        return loss, {"top1_agreement": agree}
+
+    schedule = Schedule(peak=args.lr, warmup=200, floor=0.05)
+    return fit(draft, loss_at, args.steps, schedule, weight_decay=0.05, log_every=50, label=variant, loss_name="kl",
+               checkpoint=out / "checkpoint.pt", resume=args.resume, rng=rng, minutes=args.minutes)
 
 
 def greedy_answer_agreement(draft, target, data, args, variant, device) -> dict:
@@ -233,7 +135,7 @@ def greedy_answer_agreement(draft, target, data, args, variant, device) -> dict:
 
 
 def load_target(args, device):
-    from ..smol import smol_target_dir
+    from specdec_lite.smol import smol_target_dir
 
     folder = Path(args.target) if args.target else smol_target_dir()
     target = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
@@ -274,7 +176,7 @@ def main(argv=None) -> None:
                    "temperature": args.sample_temperature, "max_new_tokens": args.max_new_tokens,
                    "sequences": len(data["lengths"]), "answer_tokens": len(answer_tokens(data)),
                    "seconds": round(time.time() - start, 1), "device": str(device)}
-        args.data.with_name("data_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        args.data.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
         print(json.dumps(summary), flush=True)
     if args.stage in ("train", "all"):
         data = dict(np.load(args.data))
@@ -288,7 +190,7 @@ def main(argv=None) -> None:
         log = train(draft, target, data, args, args.variant, device, out)
         seconds = time.time() - start
         agreement = greedy_answer_agreement(draft, target, data, args, args.variant, device)
-        draft.to(torch.float16).save_pretrained(out)
+        save_float16(draft, out)
         info = {"variant": args.variant, "shape": DRAFT_SHAPES[args.variant], "shortlist": len(shortlist),
                 "answer_coverage": round(coverage, 4) if args.variant == "shortlist" else 1.0,
                 "parameters": sum(p.numel() for p in draft.parameters()), "steps": log[-1]["step"] + 1 if log else 0,

@@ -1,23 +1,19 @@
-"""Train the course's own pair: ``python -m specdec_lite.zoo.train [--out DIR] [--target-steps N] ...``.
+"""Train the course's tiny pair: ``python -m training.train_tiny [--out DIR] [--target-steps N] ...``.
 
-The pipeline, fully seeded: build the corpus (:mod:`specdec_lite.zoo.corpus`) -> train a byte-level
-BPE tokenizer -> train the target on next-token cross-entropy -> distil the draft from the target.
+The pipeline, fully seeded: build the corpus (:mod:`training.corpus`) -> train a byte-level BPE tokenizer
+-> train the target on next-token cross-entropy -> distil the draft from the target (forward KL to the
+target's distributions, :func:`training.trainer.forward_kl`), on the same corpus. Both models go through the
+shared loop, :func:`training.trainer.fit`, with the settings below.
 
-Why distil the draft: speculative decoding only cares how often the draft's proposals match the
-target, so the draft is trained to imitate the target's next-token distributions (forward KL,
-``sum_x p(x) log(p(x) / q(x))``) rather than the raw text. The draft sees the same corpus.
-
-Weights are saved in float16 to keep the repository small; :func:`specdec_lite.load_pair` loads them
-as float32.
+Weights are saved in float16 to keep the repository small, under ``specdec_lite/zoo/tiny/`` by default;
+:func:`specdec_lite.load_pair` loads them as float32.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
-import time
 from pathlib import Path
 
 import torch
@@ -25,13 +21,19 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from .corpus import DOMAINS, build_corpus
+from specdec_lite.pairs import TINY_DIR
 
-TINY_DIR = Path(__file__).parent / "tiny"
+from .corpus import DOMAINS, build_corpus
+from .trainer import Schedule, fit, forward_kl, save_float16
+
 SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}
 # Every training document follows a "</s>", so a prompt starts with one too: the tokenizer adds it
 # (as Llama's adds "<s>"), and ``tokenizer(text)`` gives the models the context they were trained on.
 START = "</s>"
+BATCH, LENGTH = 16, 128
+TARGET_SCHEDULE = Schedule(peak=1e-3, warmup=100, floor=0.1)
+DRAFT_SCHEDULE = Schedule(peak=3e-3, warmup=100, floor=0.1)
+WEIGHT_DECAY = 0.1
 
 TARGET_SHAPE = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 6, "intermediate_size": 1024}
 DRAFT_SHAPE = {"hidden_size": 128, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 384}
@@ -84,45 +86,21 @@ def batches(stream: torch.Tensor, batch: int, length: int, seed: int):
         yield torch.stack([stream[s : s + length + 1] for s in starts.tolist()])
 
 
-def lr_at(step: int, steps: int, peak: float, warmup: int = 100) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+def train(model, stream, steps, schedule: Schedule, *, teacher=None, seed=0, label=""):
+    """Cross-entropy (no teacher) or forward KL to ``teacher``'s distributions, on random windows of ``stream``."""
+    windows = batches(stream, BATCH, LENGTH, seed)
 
-
-def train(model, stream, steps, *, teacher=None, batch=16, length=128, peak_lr=1e-3, seed=0, log_every=25, label=""):
-    """AdamW on cross-entropy (no teacher) or on forward KL to ``teacher``'s distributions. Returns the loss log."""
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=peak_lr, betas=(0.9, 0.95), weight_decay=0.1)
-    log, start = [], time.time()
-    for step, window in zip(range(steps), batches(stream, batch, length, seed)):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, peak_lr)
+    def loss_at(step):
+        window = next(windows)
         inputs, labels = window[:, :-1], window[:, 1:]
-        logits = model(input_ids=inputs).logits
+        logits = model(input_ids=inputs).logits.flatten(0, 1)  # (positions, vocabulary)
         if teacher is None:
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
-        else:
-            with torch.no_grad():
-                p_log = F.log_softmax(teacher(input_ids=inputs).logits, dim=-1)
-            loss = F.kl_div(F.log_softmax(logits, dim=-1), p_log, log_target=True, reduction="batchmean") / length
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % log_every == 0 or step == steps - 1:
-            log.append({"step": step, "loss": round(loss.item(), 4), "seconds": round(time.time() - start, 1)})
-            print(f"{label} step {step}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f}s)", flush=True)
-    model.eval()
-    return log
+            return F.cross_entropy(logits, labels.reshape(-1)), {}
+        with torch.no_grad():
+            log_p = F.log_softmax(teacher(input_ids=inputs).logits.flatten(0, 1), dim=-1)
+        return forward_kl(F.log_softmax(logits, dim=-1), log_p), {}
 
-
-def save(model: LlamaForCausalLM, path: Path) -> None:
-    """Float16 safetensors (half the bytes); the loader casts back to float32."""
-    model.to(torch.float16).save_pretrained(path, safe_serialization=True)
-    model.to(torch.float32)
+    return fit(model, loss_at, steps, schedule, weight_decay=WEIGHT_DECAY, log_every=25, label=label)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,16 +129,17 @@ def main(argv: list[str] | None = None) -> None:
     print("corpus tokens:", composition, flush=True)
 
     target = make_model(TARGET_SHAPE, len(tokenizer), tokenizer, args.seed)
-    target_log = train(target, stream, args.target_steps, seed=args.seed, label="target")
-    save(target, out / "target")
+    target_log = train(target, stream, args.target_steps, TARGET_SCHEDULE, seed=args.seed, label="target")
+    save_float16(target, out / "target")
 
     draft = make_model(DRAFT_SHAPE, len(tokenizer), tokenizer, args.seed + 1)
-    draft_log = train(draft, stream, args.draft_steps, teacher=target, peak_lr=3e-3, seed=args.seed + 1, label="draft")
-    save(draft, out / "draft")
+    draft_log = train(draft, stream, args.draft_steps, DRAFT_SCHEDULE, teacher=target, seed=args.seed + 1,
+                      label="draft")
+    save_float16(draft, out / "draft")
 
     log = {
         "seed": args.seed, "chars_per_domain": args.chars_per_domain, "vocab_size": len(tokenizer),
-        "corpus_tokens": composition, "batch": 16, "length": 128,
+        "corpus_tokens": composition, "batch": BATCH, "length": LENGTH,
         "target": {"shape": TARGET_SHAPE, "steps": args.target_steps, "loss": target_log},
         "draft": {"shape": DRAFT_SHAPE, "steps": args.draft_steps, "objective": "forward KL to the target", "loss": draft_log},
     }

@@ -1,13 +1,10 @@
-"""The course's own draft/target pair, trained offline on a 2-core CPU.
+"""The course's two trained pairs as shipped, read by :func:`specdec_lite.load_pair` (data only, no code).
 
-* :mod:`specdec_lite.zoo.corpus` - the seeded four-domain training corpus (code, math, logic, chat);
-* :mod:`specdec_lite.zoo.make_prompts` - writes the study's prompt sets, ``specdec_lite/data/prompts.jsonl``;
-* :mod:`specdec_lite.zoo.train` - ``python -m specdec_lite.zoo.train``: corpus -> byte-level BPE
-  tokenizer -> target -> draft (distilled from the target), saved under ``tiny/``;
-* :mod:`specdec_lite.zoo.evaluate` - ``python -m specdec_lite.zoo.evaluate``: cost ratio, load time,
-  size, held-out perplexity, acceptance per domain and speed-up, written to ``tiny/eval.json``.
+* ``tiny/`` - ``tokenizer/``, ``target/`` and ``draft/`` (Hugging Face format, float16 safetensors loaded as
+  float32), ``training_log.json``, ``loss_curves.png``, ``eval.json`` and ``MODEL_CARD.md``;
+* ``smol/`` - the SmolLM2 draft in ``draft/`` (with its ``training_log.json``), ``eval.json``,
+  ``shortlist_vs_full.json`` and ``MODEL_CARD.md``; the target is SmolLM2-135M-Instruct (:mod:`specdec_lite.smol`).
 
-``tiny/`` holds ``tokenizer/``, ``target/`` and ``draft/`` in Hugging Face format (float16
-safetensors; load with ``torch_dtype=torch.float32``), ``training_log.json``, ``eval.json`` and
-``MODEL_CARD.md``.
+They were made by the course repository's ``training/`` folder (``python -m training.train_tiny``,
+``training.train_smol``, ``training.evaluate_tiny``, ``training.evaluate_smol``), which is not installed.
 """
