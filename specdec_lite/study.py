@@ -69,6 +69,8 @@ __all__ = [
     "acceptance_by_domain",
     "depth_profile",
     "compare_predictors",
+    "pearson_r",
+    "fit_logit",
     "published_comparison",
     "StudyAnalysis",
     "analyse_study",
@@ -236,7 +238,7 @@ def _bootstrap_ratio(numerator: np.ndarray, denominator: np.ndarray, config: Stu
     return float(ci.low), float(ci.high)
 
 
-def _pearson(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, float, float, float]:
+def pearson_r(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, float, float, float]:
     """Pearson r, its CI and p-value; all NaN when either variable is constant or there are < 4 points."""
     x, y = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
     if len(x) < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -283,7 +285,7 @@ def acceptance_by_domain(result: StudyResult) -> pd.DataFrame:
                                                      steps=("step", "count"))
         per_prompt_levels = levels.groupby("prompt_id")["accepted"].agg(["sum", "count"]).reindex(per_prompt.index,
                                                                                                  fill_value=0)
-        r, r_low, r_high, r_p = _pearson(nodes[config.entropy], nodes["accepted"], config.confidence)
+        r, r_low, r_high, r_p = pearson_r(nodes[config.entropy], nodes["accepted"], config.confidence)
         accepted = per_prompt["accepted"].to_numpy()
         level_low, level_high = _bootstrap_ratio(per_prompt_levels["sum"].to_numpy(),
                                                  per_prompt_levels["count"].to_numpy(), config)
@@ -333,7 +335,7 @@ def depth_profile(result: StudyResult) -> pd.DataFrame:
     return profile
 
 
-def _fit_logit(data: pd.DataFrame, formula: str) -> tuple[dict, object]:
+def fit_logit(data: pd.DataFrame, formula: str) -> tuple[dict, object]:
     """A logistic regression of a level's outcome, with standard errors clustered by prompt."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -387,7 +389,7 @@ def compare_predictors(result: StudyResult) -> dict:
         return {"outcome": "level", "levels": len(data), "domain": None, "depth": None, "both": None,
                 "domain_better": None, "verdict": "not testable: " + "; ".join(reasons) + "."}
     try:
-        (domain, _), (depth, _), (both, joint) = (_fit_logit(data, f) for f in ("C(domain)", "C(depth)",
+        (domain, _), (depth, _), (both, joint) = (fit_logit(data, f) for f in ("C(domain)", "C(depth)",
                                                                                  "C(domain) + C(depth)"))
     except np.linalg.LinAlgError:
         return {"outcome": "level", "levels": len(data), "domain": None, "depth": None, "both": None,

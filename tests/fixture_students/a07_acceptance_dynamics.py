@@ -106,7 +106,7 @@ ANSWERS = {
 
 
             def entropy_acceptance_r(nodes, entropy="q_entropy"):
-                return pd.Series({d: library._pearson(g[entropy], g["accepted"], 0.95)[0]
+                return pd.Series({d: library.pearson_r(g[entropy], g["accepted"], 0.95)[0]
                                   for d, g in nodes.groupby("domain")})
         ''',
     },

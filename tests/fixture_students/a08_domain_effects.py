@@ -37,7 +37,7 @@ ANSWERS = {
                 data = levels.assign(accepted=levels["accepted"].astype(int), cluster=0)
                 if data["accepted"].nunique() < 2:
                     return float("nan")
-                return library._fit_logit(data, f"C({by})")[0]["pseudo_r2"]
+                return library.fit_logit(data, f"C({by})")[0]["pseudo_r2"]
         ''',
     },
     "choose_gammas": {
