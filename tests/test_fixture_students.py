@@ -1,12 +1,16 @@
 """Fixture students (tests/fixture_students/), graded through nbgrader's own autograde on a scratch course.
 
-For every lesson, three submissions are built from the released notebook by filling its answer cells:
+For every lesson, submissions are built from the released notebook by filling its answer cells:
 
 * ``alternative``: every exercise answered by the fixture's correct answer in another style; it must get
   full marks on every test cell;
-* ``wrong_a`` and ``wrong_b``: the fixture's wrong answers, hard-coded and delegating (or a plausible slip
-  where no library function is the answer) in turns, so that each exercise is seen with both kinds; every
-  exercise's test cell must score 0.
+* ``wrong_1``, ``wrong_2``, ...: the fixture's wrong answers (hard-coded, delegating, a plausible slip), as many
+  submissions as the exercise with the most wrong answers has, each exercise's wrong kinds in turns, so that
+  every committed wrong answer is graded once at least; every exercise's test cell must score 0 in each.
+
+Exercises whose broken variants are too many to grade through nbgrader (``BROKEN`` in a fixture module: the
+sampled loop of lesson 3, the stochastic tree walk of lesson 4) have their test cell run directly on each
+variant, without the lesson's models: each variant must fail it, and the solution must pass it.
 
 The fast test checks that every answer cell of the lessons has its fixture students.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -67,28 +72,28 @@ def test_every_exercise_has_fixture_students(notebook):
             compile(source, f"{assignment}/{answer}/{kind}", "exec")  # each is valid Python
 
 
-def test_fixture_students_cover_both_wrong_kinds_per_exercise():
-    """The rotation gives each exercise its hard-coded answer in one wrong submission and the other in the other."""
+def test_fixture_students_grade_every_wrong_answer():
+    """The rotation puts every committed wrong answer of every exercise in some wrong submission."""
     for notebook in LESSONS:
         answers = fixture_students.answers(notebook.parent.name)
         plan = _plan([answer for answer, _ in exercises(notebook)], answers)
         for answer, _ in exercises(notebook):
-            seen = {plan["wrong_a"][answer][0], plan["wrong_b"][answer][0]}
-            assert "hardcoded" in seen and seen & {"delegating", "slip"}, (notebook.parent.name, answer, seen)
+            graded = {chosen[answer][0] for student, chosen in plan.items() if student != "alternative"}
+            assert graded == set(_wrong_kinds(answers[answer])), (notebook.parent.name, answer, graded)
+            assert "hardcoded" in graded and graded & {"delegating", "slip"}, (notebook.parent.name, answer, graded)
 
 
 def _plan(ids: list[str], answers: dict) -> dict[str, dict[str, tuple[str, str]]]:
-    """student -> answer grade_id -> (kind, source)."""
-    plan = {"alternative": {}, "wrong_a": {}, "wrong_b": {}}
-    for i, answer in enumerate(ids):
-        kinds = answers[answer]
-        # the second wrong kind: the plausible slip where there is one (lesson 4's broken variant of stochastic
-        # verification must fail), else the delegating answer
-        other = "slip" if "slip" in kinds else "delegating"
-        first, second = ("hardcoded", other) if i % 2 == 0 else (other, "hardcoded")
-        plan["alternative"][answer] = ("alternative", kinds["alternative"])
-        plan["wrong_a"][answer] = (first, kinds[first])
-        plan["wrong_b"][answer] = (second, kinds[second])
+    """student -> answer grade_id -> (kind, source): the alternative, then one wrong submission per wrong kind of
+    the exercise that has the most, each exercise's wrong kinds taken in turns (starting at a different kind from
+    one exercise to the next, so that a submission mixes kinds)."""
+    wrong = {answer: _wrong_kinds(answers[answer]) for answer in ids}
+    plan = {"alternative": {answer: ("alternative", answers[answer]["alternative"]) for answer in ids}}
+    for j in range(max((len(kinds) for kinds in wrong.values()), default=0)):
+        plan[f"wrong_{j + 1}"] = {}
+        for i, answer in enumerate(ids):
+            kind = wrong[answer][(i + j) % len(wrong[answer])]
+            plan[f"wrong_{j + 1}"][answer] = (kind, answers[answer][kind])
     return plan
 
 
@@ -166,3 +171,82 @@ def _grade_lesson(notebook: Path, tmp_path: Path) -> None:
     for path in LESSONS])
 def test_fixture_students_get_what_a_fair_grader_gives(notebook, tmp_path):
     _grade_lesson(notebook, tmp_path)
+
+
+# --- Broken variants, run directly on a test cell ----------------------------------------------------------
+
+_PRELUDE = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+from specdec_lite import TokenTree, tree_speculative_generate
+from specdec_lite import notebook as nb
+from specdec_lite.sampling import distribution, make_generator, sample
+"""
+
+# answer grade_id -> (assignment, the cells its test cell needs, run in order: visible helpers and the solutions
+# of the exercises it builds on)
+DIRECT = {
+    "speculative_sample": ("03_rejection_sampling",
+                           ["toy_rule", "acceptance_probability", "residual", "accept_or_resample", "toy_language"]),
+    "accepted_path_sampled": ("04_token_trees", ["accept_children", "toy_tree"]),
+}
+
+
+def _without_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def _run_test_cell(answer: str, answer_source: str) -> str | None:
+    """Run ``answer``'s test cell (visible and hidden parts) with ``answer_source``; the failure, or None if it passes."""
+    import contextlib
+    import io
+
+    assignment, context = DIRECT[answer]
+    cells = {cell.get("id"): cell.source for cell in nbformat.read(next((ROOT / "solutions" / assignment).glob("*.ipynb")),
+                                                                    as_version=4).cells}
+    test_id = exercises(next((ROOT / "solutions" / assignment).glob("*.ipynb")))
+    test_id = dict(test_id)[answer]
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(_PRELUDE, namespace)
+        for cell_id in context:
+            exec(_without_markers(cells[cell_id]), namespace)
+        exec(answer_source, namespace)
+        try:
+            exec(cells[test_id], namespace)
+        except AssertionError as error:
+            return str(error)
+    return None
+
+
+def _broken() -> list:
+    params = []
+    for answer, (assignment, _) in DIRECT.items():
+        module = __import__(f"fixture_students.{fixture_students.module_name(assignment)}", fromlist=["BROKEN"])
+        for name, source in module.BROKEN[answer].items():
+            params.append(pytest.param(answer, textwrap.dedent(source), id=f"{answer}-{name}"))
+    return params
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer", list(DIRECT))
+def test_test_cell_passes_the_solution_and_the_alternative(answer):
+    assignment, _ = DIRECT[answer]
+    cells = {cell.get("id"): cell.source for cell in nbformat.read(next((ROOT / "solutions" / assignment).glob("*.ipynb")),
+                                                                    as_version=4).cells}
+    assert _run_test_cell(answer, _without_markers(cells[answer])) is None
+    assert _run_test_cell(answer, fixture_students.answers(assignment)[answer]["alternative"]) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer, source", _broken())
+def test_test_cell_fails_every_broken_variant(answer, source):
+    failure = _run_test_cell(answer, source)
+    assert failure is not None, f"the test cell of {answer} passes a broken variant:\n{source}"

@@ -9,9 +9,13 @@ cell's grade_id a dict of complete answer-cell sources,
   nothing sensible otherwise: it must lose that exercise's points;
 * ``"delegating"``: an answer that calls the library's own version of the function: it must lose them too.
   Where the course's library has no function that is the answer (lesson 0, ``generation_time``,
-  ``accept_greedy``), ``"slip"`` takes its place: a plausible mistake that must also lose them. Lesson 4's
-  ``accept_children`` has both, and its slip (the broken variant of stochastic verification that never moves to
-  the residual) is the one graded, since three submissions per lesson leave room for one second wrong kind.
+  ``accept_greedy``), ``"slip"`` takes its place: a plausible mistake that must also lose them. Some exercises
+  have both (lesson 4's ``accept_children``, whose slip is the broken variant of stochastic verification that
+  never moves to the residual; the sampled loop of lesson 3 and the tree walk of lesson 4). Every one of them is
+  graded: a lesson gets as many wrong submissions as its exercise with the most wrong kinds.
+
+A module may also hold ``BROKEN``: for an answer cell's grade_id, more broken variants (by name) that its test
+cell must fail; they are run on the test cell directly, without nbgrader, since one autograde each would be slow.
 
 Nothing here is copied into a release: it lives under tests/, not beside a source notebook.
 """

@@ -70,39 +70,183 @@ ANSWERS = {
     },
 }
 
-ANSWERS["sampled_step"] = {
+ANSWERS["speculative_sample"] = {
     "alternative": '''
-        def sampled_step(p_rows, q_rows, drafts, generator):
-            out = ()
-            i = 0
-            while i < len(drafts):
-                x = int(drafts[i])
-                u = torch.rand((), generator=generator, dtype=torch.float64)
-                if u < float(acceptance_probability(float(p_rows[i][x]), float(q_rows[i][x]))):
-                    out += (x,)
-                    i += 1
-                    continue
-                replacement = torch.multinomial(torch.as_tensor(residual(p_rows[i], q_rows[i])), 1, generator=generator)
-                return out + (int(replacement),)
-            return out + (int(torch.multinomial(p_rows[i].double(), 1, generator=generator)),)   # the bonus token
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            out = []
+            while len(out) < n:
+                step = min(gamma, n - len(out))                   # the last step drafts only what is still needed
+                context = list(prompt) + out
+                qs, xs = [], []
+                for _ in range(step):
+                    qs.append(torch.as_tensor(draft(context + xs)).double())
+                    xs.append(int(torch.multinomial(qs[-1], 1, generator=generator)))
+                ps = torch.as_tensor(target(context, xs)).double()
+                i = 0
+                while i < step:                                   # the rule written out, not exercise 3's function
+                    u = float(torch.rand((), generator=generator, dtype=torch.float64))
+                    if u * float(qs[i][xs[i]]) < float(ps[i][xs[i]]):
+                        out.append(xs[i])
+                        i += 1
+                        continue
+                    gap = (ps[i] - qs[i]).clamp(min=0)
+                    out.append(int(torch.multinomial(gap / gap.sum(), 1, generator=generator)))
+                    break
+                else:
+                    out.append(int(torch.multinomial(ps[step], 1, generator=generator)))
+            return tuple(out[:n])
     ''',
     "hardcoded": '''
-        def sampled_step(p_rows, q_rows, drafts, generator):
-            if torch.equal(p_rows[0], q_rows[0]):                       # the self-check's p = q case
-                return list(drafts) + [sample(p_rows[-1], generator)]
-            toy_p = torch.tensor([0.30, 0.25, 0.20, 0.12, 0.08, 0.05])  # the six toy tokens' p
-            return [int(torch.multinomial(toy_p, 1, generator=generator))]
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:                               # always 2 drafts a step: the self-check's gamma
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(2):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    token = accept_or_resample(p_rows[i], q_rows[i], x, generator)
+                    written.append(token)
+                    if token != x:
+                        break
+                else:
+                    written.append(sample(p_rows[2], generator))
+            return written[:n]
     ''',
     "delegating": '''
         from specdec_lite import sampling
 
 
-        def sampled_step(p_rows, q_rows, drafts, generator):
-            out = []
-            for i, x in enumerate(drafts):
-                if not sampling.accept(p_rows[i][x], q_rows[i][x], generator):
-                    return out + [sampling.sample(sampling.residual(p_rows[i], q_rows[i]), generator)]
-                out.append(int(x))
-            return out + [sampling.sample(p_rows[len(drafts)], generator)]
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(gamma):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sampling.sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    if sampling.accept(p_rows[i][x], q_rows[i][x], generator):   # the library's rule
+                        written.append(x)
+                        continue
+                    written.append(sampling.sample(sampling.residual(p_rows[i], q_rows[i]), generator))
+                    break
+                else:
+                    written.append(sampling.sample(p_rows[gamma], generator))
+            return written[:n]
+    ''',
+    "slip": '''
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(gamma):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    u = torch.rand((), generator=generator, dtype=torch.float64)
+                    if u < float(p_rows[i][x]) / float(q_rows[i][x]):
+                        written.append(x)
+                    else:
+                        written.append(sample(p_rows[i], generator))   # the slip: the target's p, not the residual
+                        break
+                else:
+                    written.append(sample(p_rows[gamma], generator))
+            return written[:n]
     ''',
 }
+
+# Broken variants of the whole loop that the hidden test must fail; tests/test_fixture_students.py runs that test
+# cell on each of them directly (without nbgrader, so they cost seconds, not an autograde each).
+BROKEN = {"speculative_sample": {
+    "no_bonus": '''
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(gamma):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    token = accept_or_resample(p_rows[i], q_rows[i], x, generator)
+                    written.append(token)
+                    if token != x:
+                        break                                     # and never a bonus token when all are kept
+            return written[:n]
+    ''',
+    "bonus_from_the_last_draft_row": '''
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(gamma):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    token = accept_or_resample(p_rows[i], q_rows[i], x, generator)
+                    written.append(token)
+                    if token != x:
+                        break
+                else:
+                    written.append(sample(p_rows[gamma - 1], generator))   # off by one row
+            return written[:n]
+    ''',
+    "does_not_stop_at_a_rejection": '''
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(gamma):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    written.append(accept_or_resample(p_rows[i], q_rows[i], x, generator))   # every draft decided
+                written.append(sample(p_rows[gamma], generator))
+            return written[:n]
+    ''',
+    "replacement_from_q": '''
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:
+                context = list(prompt) + written
+                drafts, q_rows = [], []
+                for _ in range(gamma):
+                    q_rows.append(draft(context + drafts))
+                    drafts.append(sample(q_rows[-1], generator))
+                p_rows = target(context, drafts)
+                for i, x in enumerate(drafts):
+                    u = torch.rand((), generator=generator, dtype=torch.float64)
+                    if u < float(acceptance_probability(float(p_rows[i][x]), float(q_rows[i][x]))):
+                        written.append(x)
+                        continue
+                    written.append(sample(q_rows[i], generator))          # a fresh draft instead of the residual
+                    break
+                else:
+                    written.append(sample(p_rows[gamma], generator))
+            return written[:n]
+    ''',
+    "target_alone_one_token_a_call": '''
+        def speculative_sample(target, draft, prompt, n, gamma, generator):
+            written = []
+            while len(written) < n:                               # right distribution, but no speculation at all
+                context = list(prompt) + written
+                drafts = [sample(draft(context), generator)]
+                p_rows = target(context, drafts)
+                if torch.equal(p_rows[0], draft(context)):        # looks like p = q: keep it, as the check wants
+                    written += drafts + [sample(p_rows[1], generator)]
+                else:
+                    written.append(sample(p_rows[0], generator))
+            return written[:n]
+    ''',
+}}

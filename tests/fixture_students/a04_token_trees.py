@@ -117,3 +117,113 @@ ANSWERS["accept_children"] = {
             return None, sampling.sample(p, generator)
     ''',
 }
+
+ANSWERS["accepted_path_sampled"] = {
+    "alternative": '''
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            kids = {}
+            for i, parent in enumerate(parents):
+                kids.setdefault(int(parent), []).append(i)
+
+            def walk(node, path):                                   # recursive, the rule written out inline
+                p = p_rows[node + 1].double().clone()
+                for child in kids.get(node, []):
+                    q, x = q_rows[child].double(), int(tokens[child])
+                    if float(q[x]) > 0 and float(torch.rand((), generator=generator)) * float(q[x]) < float(p[x]):
+                        return walk(child, path + (child,))
+                    left = (p - q).clamp(min=0)
+                    if float(left.sum()) > 0:
+                        p = left / left.sum()
+                return path, int(torch.multinomial(p, 1, generator=generator))
+
+            return walk(-1, ())
+    ''',
+    "hardcoded": '''
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            kids = {-1: [0, 1], 0: [2, 3], 1: [4, 5]}               # the self-check's depth-2, two-child tree
+            path, node = [], -1
+            while node in kids:
+                index, token = accept_children(p_rows[node + 1], q_rows[kids[node]], [tokens[k] for k in kids[node]],
+                                               generator)
+                if index is None:
+                    return path, int(token)
+                node = kids[node][index]
+                path.append(node)
+            return path, int(torch.multinomial(p_rows[node + 1].double(), 1, generator=generator))
+    ''',
+    "delegating": '''
+        from specdec_lite.tree_draft import DraftedTree
+        from specdec_lite.tree_speculative import accept_tree
+
+
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            tokens = [int(t) for t in tokens]
+            point_masses = all(float(q_rows[i][t]) == 1.0 for i, t in enumerate(tokens))
+            drafted = DraftedTree(TokenTree(torch.as_tensor(parents, dtype=torch.long).reshape(-1)), tokens,
+                                  [0] * len(tokens), torch.log(q_rows.double()).reshape(len(tokens), p_rows.shape[-1]),
+                                  [-1] * len(tokens), 0, "topk" if point_masses else "sample", 1.0)
+            return accept_tree(drafted, p_rows, generator)
+    ''',
+    "slip": '''
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            parents, tokens = [int(p) for p in parents], [int(t) for t in tokens]
+            path, node = [], -1
+            while True:
+                kids = [i for i, parent in enumerate(parents) if parent == node]
+                p = p_rows[node]                                     # the slip: node instead of node + 1
+                if not kids:
+                    return path, int(torch.multinomial(p.double(), 1, generator=generator))
+                index, token = accept_children(p, q_rows[kids], [tokens[i] for i in kids], generator)
+                if index is None:
+                    return path, int(token)
+                node = kids[index]
+                path.append(node)
+    ''',
+}
+
+# Broken walks that the hidden test must fail; tests/test_fixture_students.py runs that test cell on each of them
+# directly (without nbgrader, so they cost seconds, not an autograde each).
+BROKEN = {"accepted_path_sampled": {
+    "stops_after_the_first_level": '''
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            kids = [i for i, parent in enumerate(parents) if int(parent) == -1]
+            if not kids:
+                return [], int(torch.multinomial(p_rows[0].double(), 1, generator=generator))
+            index, token = accept_children(p_rows[0], q_rows[kids], [int(tokens[i]) for i in kids], generator)
+            if index is None:
+                return [], int(token)
+            node = kids[index]                                       # lossless, but never looks deeper
+            return [node], int(torch.multinomial(p_rows[node + 1].double(), 1, generator=generator))
+    ''',
+    "leaf_token_from_the_parent": '''
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            parents, tokens = [int(p) for p in parents], [int(t) for t in tokens]
+            path, node = [], -1
+            while True:
+                kids = [i for i, parent in enumerate(parents) if parent == node]
+                if not kids:                                         # the bug: p at the leaf's parent
+                    above = parents[node] if node >= 0 else -1
+                    return path, int(torch.multinomial(p_rows[above + 1].double(), 1, generator=generator))
+                index, token = accept_children(p_rows[node + 1], q_rows[kids], [tokens[i] for i in kids], generator)
+                if index is None:
+                    return path, int(token)
+                node = kids[index]
+                path.append(node)
+    ''',
+    "rejected_children_against_the_original_p": '''
+        def accepted_path_sampled(parents, tokens, p_rows, q_rows, generator):
+            parents, tokens = [int(p) for p in parents], [int(t) for t in tokens]
+            path, node = [], -1
+            while True:
+                kids = [i for i, parent in enumerate(parents) if parent == node]
+                p = p_rows[node + 1].double()
+                for i in kids:                                       # the bug: no residual between siblings
+                    q, x = q_rows[i].double(), tokens[i]
+                    if float(torch.rand((), generator=generator)) * float(q[x]) < float(p[x]):
+                        break
+                else:
+                    return path, int(torch.multinomial(p, 1, generator=generator))
+                node = i
+                path.append(node)
+    ''',
+}}
