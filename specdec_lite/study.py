@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 import torch
-from scipy.stats import bootstrap, pearsonr
+from scipy.stats import pearsonr
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
@@ -53,6 +53,7 @@ from .prompts import DOMAINS
 from .reports import jsonable
 from .results import GenerationResult
 from .speculative import speculative_generate
+from .statistics import ratio_ci
 from .theory import alpha_from_nodes, nodes_tested
 from .tree_speculative import check_tree_args, tree_speculative_generate
 
@@ -226,18 +227,6 @@ def run_study(
     return StudyResult(config, nodes, steps, time.perf_counter() - start, str(model_device(target)))
 
 
-def _bootstrap_ratio(numerator: np.ndarray, denominator: np.ndarray, config: StudyConfig) -> tuple[float, float]:
-    """Percentile bootstrap CI of ``sum(numerator) / sum(denominator)``, resampling prompts (paired)."""
-    if len(numerator) < 2:
-        return float("nan"), float("nan")
-    ci = bootstrap(
-        (numerator, denominator), lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis), paired=True,
-        vectorized=True, n_resamples=config.n_resamples, confidence_level=config.confidence,
-        method="percentile", rng=np.random.default_rng(config.seed),
-    ).confidence_interval
-    return float(ci.low), float(ci.high)
-
-
 def pearson_r(x: pd.Series, y: pd.Series, confidence: float) -> tuple[float, float, float, float]:
     """Pearson r, its CI and p-value; all NaN when either variable is constant or there are < 4 points."""
     x, y = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
@@ -275,6 +264,7 @@ def predicted_accepted_length(alpha: float, depth: int) -> float:
 def acceptance_by_domain(result: StudyResult) -> pd.DataFrame:
     """Per domain: counts, acceptance rate with CI, alpha, expected accepted length with CI, entropy-acceptance r."""
     config, rows = result.config, []
+    ci = dict(confidence=config.confidence, n_resamples=config.n_resamples, seed=config.seed)  # over prompts
     levels_all = level_outcomes(result.nodes)
     depth = config.depth if config.mode == "tree" else config.gamma
     for domain in [d for d in DOMAINS if d in set(result.nodes["domain"]) | set(result.steps["domain"])]:
@@ -287,10 +277,10 @@ def acceptance_by_domain(result: StudyResult) -> pd.DataFrame:
                                                                                                  fill_value=0)
         r, r_low, r_high, r_p = pearson_r(nodes[config.entropy], nodes["accepted"], config.confidence)
         accepted = per_prompt["accepted"].to_numpy()
-        level_low, level_high = _bootstrap_ratio(per_prompt_levels["sum"].to_numpy(),
-                                                 per_prompt_levels["count"].to_numpy(), config)
-        rate_low, rate_high = _bootstrap_ratio(accepted, per_prompt["drafted"].to_numpy(), config)
-        len_low, len_high = _bootstrap_ratio(accepted, per_prompt["steps"].to_numpy(), config)
+        level_low, level_high = ratio_ci(per_prompt_levels["sum"].to_numpy(), per_prompt_levels["count"].to_numpy(),
+                                         **ci)
+        rate_low, rate_high = ratio_ci(accepted, per_prompt["drafted"].to_numpy(), **ci)
+        len_low, len_high = ratio_ci(accepted, per_prompt["steps"].to_numpy(), **ci)
         level_rate = levels["accepted"].mean() if len(levels) else float("nan")
         rows.append({
             "domain": domain,

@@ -31,18 +31,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import bootstrap
 
 from .autoregressive import autoregressive_generate
 from .models import eos_token_id, eval_mode, forward, model_device, new_cache
 from .sampling import distribution
 from .speculative import speculative_generate
+from .statistics import ratio_ci
 from .theory import nodes_tested
 
-__all__ = ["overlap", "teacher_forced_logits", "acceptance_curve", "sampled_acceptance", "ratio_ci"]
+__all__ = ["overlap", "teacher_forced_logits", "greedy_answers", "acceptance_curve", "sampled_acceptance"]
 
 
 def overlap(p_logits: torch.Tensor, q_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -66,20 +65,6 @@ def teacher_forced_logits(draft, target, prompt_ids: torch.Tensor, answer: list[
         p_logits = forward(target, tokens, new_cache())[start:]
         q_logits = forward(draft, tokens.to(model_device(draft)), new_cache())[start:]
     return p_logits.float().cpu(), q_logits.float().cpu()
-
-
-def ratio_ci(numerator, denominator, *, confidence: float = 0.95, n_resamples: int = 2000,
-             seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of ``sum(numerator) / sum(denominator)``, resampling texts (paired); NaN below 2 texts."""
-    numerator, denominator = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    if len(numerator) < 2:
-        return float("nan"), float("nan")
-    ci = bootstrap(
-        (numerator, denominator), lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis), paired=True,
-        vectorized=True, n_resamples=n_resamples, confidence_level=confidence, method="percentile",
-        rng=np.random.default_rng(seed),
-    ).confidence_interval
-    return float(ci.low), float(ci.high)
 
 
 @dataclass

@@ -9,7 +9,8 @@ import torch
 
 from specdec_lite import load_pair, load_prompts, sampling
 from specdec_lite.models import forward, new_cache
-from specdec_lite.temperature import (acceptance_curve, greedy_answers, overlap, ratio_ci, sampled_acceptance,
+from specdec_lite.statistics import ratio_ci
+from specdec_lite.temperature import (acceptance_curve, greedy_answers, overlap, sampled_acceptance,
                                       teacher_forced_logits)
 
 
