@@ -15,9 +15,12 @@ Decoders (batch size 1, on whatever device the models are on):
   target pass under a tree attention mask.
 
 All three return a :class:`GenerationResult` with the new tokens and per-step and per-node records.
+The two speculative decoders take a draft model or any :class:`Drafter` (trees: :class:`TreeDrafter`),
+such as the model-free :class:`~specdec_lite.lookup.PromptLookup`.
 """
 
 from .autoregressive import autoregressive_generate
+from .drafters import Drafter, TreeDrafter
 from .pairs import Pair, load_pair
 from .prompts import Prompt, load_prompts
 from .results import GenerationResult, NodeRecord, StepRecord
@@ -34,6 +37,8 @@ __all__ = [
     "Prompt",
     "speculative_generate",
     "tree_speculative_generate",
+    "Drafter",
+    "TreeDrafter",
     "TokenTree",
     "static_tree",
     "tree_text",

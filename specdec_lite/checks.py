@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel
 
 from .models import model_device
+
+if TYPE_CHECKING:
+    from .drafters import Drafter
 
 __all__ = [
     "SEED_RANGE",
@@ -83,13 +87,13 @@ def check_generation_args(max_new_tokens, temperature, gamma=None) -> tuple[int,
     return max_new_tokens, check_temperature(temperature), gamma
 
 
-def vocab_size(model) -> int:
-    """How many tokens the model scores: its config's vocabulary (a model-free drafter says it itself)."""
-    return model.config.vocab_size if isinstance(model, torch.nn.Module) else model.vocab_size
+def vocab_size(model: PreTrainedModel) -> int:
+    """How many tokens the model scores: its config's vocabulary."""
+    return model.config.vocab_size
 
 
 def _context_length(model) -> int | None:
-    return getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return getattr(model.config, "max_position_embeddings", None)
 
 
 def check_prompt(input_ids: torch.Tensor, max_new_tokens: int, *models: PreTrainedModel) -> torch.Tensor:
@@ -150,19 +154,19 @@ def check_eos(eos_token_id, model) -> int | None:
     return number
 
 
-def check_pair(draft: PreTrainedModel, target: PreTrainedModel) -> None:
-    """A draft can serve a target only if they share a vocabulary size and a device (a model-free drafter has none)."""
-    v_draft, v_target = vocab_size(draft), target.config.vocab_size
+def check_pair(drafter: Drafter, target: PreTrainedModel) -> None:
+    """A drafter can serve a target only if they share a vocabulary size, and its models sit on the target's device."""
+    v_draft, v_target = drafter.vocab_size, target.config.vocab_size
     if v_draft != v_target:
         raise ValueError(
             f"the draft has a vocabulary of {v_draft} tokens and the target {v_target}; speculative decoding "
             "compares their distributions token by token, so pick a draft that shares the target's tokenizer."
         )
-    if not isinstance(draft, torch.nn.Module):
-        return
-    d_draft, d_target = model_device(draft), model_device(target)
-    if d_draft != d_target:
-        raise ValueError(
-            f"the draft is on {d_draft} and the target on {d_target}; move both to one device, e.g. "
-            f"draft.to('{d_target}')."
-        )
+    d_target = model_device(target)
+    for model in drafter.models:
+        d_draft = model_device(model)
+        if d_draft != d_target:
+            raise ValueError(
+                f"the draft is on {d_draft} and the target on {d_target}; move both to one device, e.g. "
+                f"draft.to('{d_target}')."
+            )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .lookup import PromptLookup
 from .models import cache_length, forward, model_device
 from .sampling import distribution, sample
 
@@ -13,7 +12,7 @@ __all__ = ["draft_chain"]
 
 
 def draft_chain(
-    draft: PreTrainedModel | PromptLookup,
+    draft: PreTrainedModel,
     cache: DynamicCache,
     sequence: list[int],
     k: int,
@@ -25,11 +24,8 @@ def draft_chain(
     The first call feeds every token of ``sequence`` the draft cache has not seen yet (the whole
     prompt at the first step); each later call feeds the token just drafted. Token ``x_i`` is drawn
     from ``q_i = distribution(logits_i, temperature)``, the very distribution the acceptance test uses.
-    A model-free :class:`~specdec_lite.lookup.PromptLookup` drafter proposes up to ``k`` tokens with
-    point-mass logits instead (possibly none) and leaves the cache alone.
+    (:class:`~specdec_lite.drafters.ModelDrafter` drafts with it, keeping ``cache`` for the whole generation.)
     """
-    if isinstance(draft, PromptLookup):
-        return draft.draft(sequence, k)
     device = model_device(draft)
     pending = sequence[cache_length(cache):]
     tokens: list[int] = []

@@ -11,13 +11,17 @@ Its q is a point mass on the proposed token, so the acceptance rule stays lossle
 comes from ``norm(max(0, p - q))``, which is p with ``x`` removed and renormalised. At temperature 0
 it is accepted exactly when it is the target's argmax. A drafting step costs a list search instead of
 a forward pass, so ``c`` is about 0: even a low acceptance pays.
+
+It is a :class:`~specdec_lite.drafters.Drafter` with no model and no cache, and it drafts chains only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
+from transformers import PreTrainedModel
 
 from .checks import check_int
 
@@ -31,6 +35,8 @@ class PromptLookup:
     vocab_size: int
     max_ngram: int = 3
     min_ngram: int = 1
+    models: ClassVar[tuple[PreTrainedModel, ...]] = ()  # nothing to check or put in eval mode
+    wants_features: ClassVar[bool] = False
 
     def __post_init__(self):
         for name in ("vocab_size", "max_ngram", "min_ngram"):  # plain ints, numpy ones accepted (frozen: set directly)
@@ -50,9 +56,24 @@ class PromptLookup:
                     return sequence[start + n : start + n + k]
         return []
 
-    def draft(self, sequence: list[int], k: int) -> tuple[list[int], torch.Tensor]:
-        """The proposal and its ``(len, V)`` logits: 0 on each proposed token, ``-inf`` elsewhere (a point mass)."""
+    def start(self, *, tree: bool) -> None:
+        """Nothing to reset (the proposal is read off the sequence each time); a tree is refused."""
+        if tree:
+            raise TypeError("a PromptLookup drafter proposes one chain, not a tree; use speculative_generate with it.")
+
+    def draft(self, sequence: list[int], k: int, temperature: float = 0.0,
+              generator: torch.Generator | None = None) -> tuple[list[int], torch.Tensor]:
+        """The proposal and its ``(len, V)`` logits: 0 on each proposed token, ``-inf`` elsewhere (a point mass).
+
+        ``temperature`` and ``generator`` go unused: the proposal is deterministic, and a point mass at any temperature.
+        """
         tokens = self.propose(sequence, k)
         logits = torch.full((len(tokens), self.vocab_size), float("-inf"))
         logits[torch.arange(len(tokens)), torch.tensor(tokens, dtype=torch.long)] = 0.0
         return tokens, logits
+
+    def rollback(self, length: int, features: torch.Tensor | None) -> None:
+        """Nothing to roll back: there is no cache."""
+
+    def cache_length(self) -> int:
+        return 0

@@ -19,12 +19,14 @@ scores, crashed the process on the CPU with torch 2.13 and is untested on CUDA h
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-__all__ = ["new_cache", "cache_length", "crop_cache", "forward", "masked_forward", "model_device", "eval_mode",
-           "eos_token_id", "SUPPORTED_ATTENTION", "attention_implementation", "check_attention"]
+__all__ = ["new_cache", "cache_length", "crop_cache", "Scores", "score", "forward", "masked_score", "masked_forward",
+           "model_device", "eval_mode", "eos_token_id", "SUPPORTED_ATTENTION", "attention_implementation",
+           "check_attention"]
 
 SUPPORTED_ATTENTION = ("eager", "sdpa")
 
@@ -45,11 +47,9 @@ def eval_mode(*models):
     """Put every module of ``models`` in eval mode inside the block, and give each its own mode back afterwards.
 
     Chosen over a warning: the output stays exact with nothing printed (a graded notebook cell that writes
-    to stderr scores 0), and a model in the middle of its training comes back in training mode. Arguments
-    that are not torch modules (a model-free drafter) are skipped.
+    to stderr scores 0), and a model in the middle of its training comes back in training mode.
     """
-    modes = [(module, module.training) for model in models if isinstance(model, torch.nn.Module)
-             for module in model.modules()]
+    modes = [(module, module.training) for model in models for module in model.modules()]
     for module, _ in modes:
         module.training = False
     try:
@@ -75,15 +75,39 @@ def crop_cache(cache: DynamicCache, length: int) -> None:
         cache.crop(length)
 
 
+@dataclass(frozen=True)
+class Scores:
+    """What one call gives, one row per token fed: ``(m, V)`` float logits and, when asked for, the features.
+
+    ``features`` are the last layer's ``(m, H)`` hidden states (``hidden_states[-1]`` of a model called with
+    ``output_hidden_states=True``), what Medusa heads and EAGLE drafters read; None when not asked for.
+    """
+
+    logits: torch.Tensor
+    features: torch.Tensor | None
+
+    def features_at(self, rows: list[int]) -> torch.Tensor | None:
+        """The features of the tokens at ``rows`` (None when they were not asked for)."""
+        return None if self.features is None else self.features[rows]
+
+
+def _scores(out, features: bool) -> Scores:
+    return Scores(out.logits[0].float(), out.hidden_states[-1][0] if features else None)
+
+
 @torch.inference_mode()
-def forward(model: PreTrainedModel, tokens: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
-    """Run ``tokens`` (1-D) through ``model`` after what ``cache`` holds; return ``(len(tokens), V)`` logits.
+def score(model: PreTrainedModel, tokens: torch.Tensor, cache: DynamicCache, *, features: bool = False) -> Scores:
+    """Run ``tokens`` (1-D) through ``model`` after what ``cache`` holds; return their :class:`Scores`.
 
     Position ids continue from the cache length, and the cache grows by ``len(tokens)``.
     """
-    out = model(input_ids=tokens[None], past_key_values=cache, use_cache=True)
-    return out.logits[0].float()
+    out = model(input_ids=tokens[None], past_key_values=cache, use_cache=True, output_hidden_states=features)
+    return _scores(out, features)
 
+
+def forward(model: PreTrainedModel, tokens: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+    """The ``(len(tokens), V)`` logits of :func:`score`: ``tokens`` (1-D) run after what ``cache`` holds."""
+    return score(model, tokens, cache).logits
 
 def attention_implementation(model: PreTrainedModel) -> str:
     """The attention implementation the model runs with.
@@ -107,14 +131,16 @@ def check_attention(model: PreTrainedModel) -> None:
 
 
 @torch.inference_mode()
-def masked_forward(
+def masked_score(
     model: PreTrainedModel,
     tokens: torch.Tensor,
     position_ids: torch.Tensor,
     visible: torch.Tensor,
     cache: DynamicCache,
-) -> torch.Tensor:
-    """Run ``tokens`` (1-D, ``m`` long) after ``cache`` with an explicit mask; return ``(m, V)`` float logits.
+    *,
+    features: bool = False,
+) -> Scores:
+    """Run ``tokens`` (1-D, ``m`` long) after ``cache`` with an explicit mask; return their :class:`Scores`.
 
     ``visible`` is a bool ``(m, cache_length + m)`` matrix, True where a token may attend. The cache
     grows by ``m`` entries, in the order of ``tokens``.
@@ -130,5 +156,17 @@ def masked_forward(
         attention_mask=bias[None, None],
         past_key_values=cache,
         use_cache=True,
+        output_hidden_states=features,
     )
-    return out.logits[0].float()
+    return _scores(out, features)
+
+
+def masked_forward(
+    model: PreTrainedModel,
+    tokens: torch.Tensor,
+    position_ids: torch.Tensor,
+    visible: torch.Tensor,
+    cache: DynamicCache,
+) -> torch.Tensor:
+    """The ``(m, V)`` float logits of :func:`masked_score`: ``tokens`` run after ``cache`` under the mask ``visible``."""
+    return masked_score(model, tokens, position_ids, visible, cache).logits

@@ -22,9 +22,8 @@ import torch
 from transformers import PreTrainedModel
 
 from .checks import check_eos, check_generation_args, check_pair, check_prompt
-from .draft import draft_chain
-from .lookup import PromptLookup
-from .models import cache_length, crop_cache, eval_mode, forward, new_cache
+from .drafters import Drafter, as_drafter
+from .models import cache_length, crop_cache, eval_mode, new_cache, score
 from .results import GenerationResult, NodeRecord, StepRecord
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
@@ -58,7 +57,7 @@ def chain_nodes(
 
 
 def speculative_generate(
-    draft: PreTrainedModel | PromptLookup,
+    draft: Drafter | PreTrainedModel,
     target: PreTrainedModel,
     input_ids: torch.Tensor,
     max_new_tokens: int,
@@ -70,30 +69,34 @@ def speculative_generate(
 ) -> GenerationResult:
     """Generate ``max_new_tokens`` tokens from ``target``, ``gamma`` draft tokens at a time. Batch size 1.
 
-    ``draft`` is a model sharing the target's vocabulary, or a model-free
-    :class:`~specdec_lite.lookup.PromptLookup` drafter.
+    ``draft`` is any :class:`~specdec_lite.drafters.Drafter` (e.g. the model-free
+    :class:`~specdec_lite.lookup.PromptLookup`) or a model sharing the target's vocabulary.
 
     Lossless: the output has the target's distribution at ``temperature`` (its greedy output at 0).
     Near the end a step drafts fewer tokens, so that no step can overshoot ``max_new_tokens``.
     """
+    drafter = as_drafter(draft)
+    drafter.start(tree=False)
     max_new_tokens, temperature, gamma = check_generation_args(max_new_tokens, temperature, gamma)
-    check_pair(draft, target)
-    prompt = check_prompt(input_ids, max_new_tokens, target, draft)
+    check_pair(drafter, target)
+    prompt = check_prompt(input_ids, max_new_tokens, target, *drafter.models)
     eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
-    sequence, draft_cache, target_cache = prompt.tolist(), new_cache(), new_cache()
+    sequence, target_cache = prompt.tolist(), new_cache()
     result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
     start, done = time.perf_counter(), False
-    with eval_mode(draft, target):
+    with eval_mode(*drafter.models, target):
         while not done:
             t0, step = time.perf_counter(), len(result.steps)
             remaining = max_new_tokens - (len(sequence) - len(prompt))
             k = min(gamma, remaining - 1)
-            drafts, q_logits = draft_chain(draft, draft_cache, sequence, k, temperature, generator)
+            drafts, q_logits = drafter.draft(sequence, k, temperature, generator)
             k = len(drafts)  # a model-free drafter may propose fewer
             result.draft_calls += k
-            unseen = torch.tensor(sequence[cache_length(target_cache):] + drafts, device=prompt.device)
-            p_logits = forward(target, unseen, target_cache)[-(k + 1):]
+            past = cache_length(target_cache)
+            unseen = torch.tensor(sequence[past:] + drafts, device=prompt.device)
+            scores = score(target, unseen, target_cache, features=drafter.wants_features)
+            p_logits = scores.logits[-(k + 1):]
             result.target_calls += 1
             ps, qs = distribution(p_logits, temperature), distribution(q_logits.to(p_logits.device), temperature)
             n_accepted = 0
@@ -108,10 +111,10 @@ def speculative_generate(
             kept, done = clip_new_tokens(drafts[:n_accepted] + [next_token], remaining, eos_token_id)
             sequence += kept
             crop_cache(target_cache, len(sequence) - 1)
-            crop_cache(draft_cache, len(sequence) - 1)
+            drafter.rollback(len(sequence) - 1, scores.features_at(list(range(len(sequence) - 1 - past))))
             result.steps.append(StepRecord(
                 step, k, n_accepted, len(kept), time.perf_counter() - t0,
-                cache_length(target_cache), cache_length(draft_cache),
+                cache_length(target_cache), drafter.cache_length(),
             ))
     result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
     result.wall_time = time.perf_counter() - start

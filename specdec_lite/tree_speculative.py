@@ -12,8 +12,9 @@ One step, with ``p`` the target's distribution and ``q`` the draft's (both after
    when every child is rejected, or the node is a leaf, one token is drawn from the current ``p``.
    For top-k children ``q`` is the point mass on the child, so the test is "accept with probability
    ``p(x)``" and the residual is ``p`` with ``x`` zeroed and renormalised;
-4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.verify.compact_cache`)
-   and lose every other node; then they are cut back to the sequence minus its newest token.
+4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.verify.compact_cache`,
+   the drafter's ``keep_path``) and lose every other node; then they are cut back to the sequence minus
+   its newest token.
 
 Lossless like the chain: each output token has the target's distribution (its argmax at temperature 0).
 """
@@ -25,15 +26,15 @@ import time
 import torch
 from transformers import PreTrainedModel
 
-from .lookup import PromptLookup
 from .checks import check_eos, check_generation_args, check_int, check_pair, check_prompt, vocab_size
+from .drafters import TreeDrafter, as_drafter
 from .models import cache_length, check_attention, crop_cache, eval_mode, new_cache
 from .results import GenerationResult, NodeRecord, StepRecord
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 from .tree import drafted_nodes
 from .tree_draft import CHILD_MODES, DraftedTree, draft_tree
-from .verify import compact_cache, verify_tree
+from .verify import compact_cache, score_tree
 
 __all__ = ["MAX_TREE_NODES", "tree_speculative_generate", "accept_tree", "tree_nodes", "check_tree_args"]
 
@@ -129,7 +130,7 @@ def tree_nodes(step: int, drafted: DraftedTree, p_logits: torch.Tensor, path: li
 
 
 def tree_speculative_generate(
-    draft: PreTrainedModel,
+    draft: TreeDrafter | PreTrainedModel,
     target: PreTrainedModel,
     input_ids: torch.Tensor,
     max_new_tokens: int,
@@ -144,6 +145,8 @@ def tree_speculative_generate(
 ) -> GenerationResult:
     """Generate ``max_new_tokens`` tokens from ``target`` with a drafted tree per step. Batch size 1.
 
+    ``draft`` is any :class:`~specdec_lite.drafters.TreeDrafter` or a model sharing the target's vocabulary.
+
     ``depth``/``branching``: shape of the static tree (``b + ... + b^d`` nodes); with ``budget`` the
     tree is grown best-first to at most ``budget`` nodes (``children='topk'`` only). ``children``:
     ``'topk'`` (default; deterministic, what greedy decoding wants) or ``'sample'`` (i.i.d. from ``q``);
@@ -151,40 +154,44 @@ def tree_speculative_generate(
     than the tokens still to come, so it cannot overshoot ``max_new_tokens``. Both models must use
     "eager" or "sdpa" attention; they run in eval mode. A step drafts at most :data:`MAX_TREE_NODES` nodes.
     """
-    if isinstance(draft, PromptLookup):
-        raise TypeError("a PromptLookup drafter proposes one chain, not a tree; use speculative_generate with it.")
+    drafter = as_drafter(draft)
+    drafter.start(tree=True)
     max_new_tokens, temperature, _ = check_generation_args(max_new_tokens, temperature)
-    check_pair(draft, target)
+    check_pair(drafter, target)
     depth, branching, budget = check_tree_args(depth, branching, budget, children, vocab_size(target))
-    check_attention(draft)
-    check_attention(target)
-    prompt = check_prompt(input_ids, max_new_tokens, draft, target)
+    for model in (*drafter.models, target):
+        check_attention(model)
+    prompt = check_prompt(input_ids, max_new_tokens, *drafter.models, target)
     eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
-    sequence, draft_cache, target_cache = prompt.tolist(), new_cache(), new_cache()
+    sequence, target_cache = prompt.tolist(), new_cache()
     result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
     start, done = time.perf_counter(), False
-    with eval_mode(draft, target):
+    with eval_mode(*drafter.models, target):
         while not done:
             t0, step, prefix = time.perf_counter(), len(result.steps), len(sequence)
             remaining = max_new_tokens - (prefix - len(prompt))
             levels = min(depth, remaining - 1)
-            drafted = draft_tree(draft, draft_cache, sequence, levels, branching, budget=budget, children=children,
-                                 temperature=temperature, generator=generator)
+            drafted = drafter.draft_tree(sequence, levels, branching, budget=budget, children=children,
+                                         temperature=temperature, generator=generator)
             result.draft_calls += drafted.calls
-            p_logits = verify_tree(target, target_cache, sequence[cache_length(target_cache):], drafted.tree, drafted.tokens)
+            unseen = sequence[cache_length(target_cache):]
+            scores = score_tree(target, target_cache, unseen, drafted.tree, drafted.tokens,
+                                features=drafter.wants_features)
+            p_logits = scores.logits[len(unseen) - 1:]
             result.target_calls += 1
             path, next_token = accept_tree(drafted, distribution(p_logits, temperature), generator)
             result.nodes += tree_nodes(step, drafted, p_logits, path, temperature)
             kept, done = clip_new_tokens([drafted.tokens[i] for i in path] + [next_token], remaining, eos_token_id)
             compact_cache(target_cache, prefix, [prefix + i for i in path])
-            compact_cache(draft_cache, prefix, [prefix + drafted.draft_slots[i] for i in path if drafted.draft_slots[i] >= 0])
+            drafter.keep_path(drafted, prefix, path)
             sequence += kept
             crop_cache(target_cache, len(sequence) - 1)
-            crop_cache(draft_cache, len(sequence) - 1)
+            fed = [*range(len(unseen)), *(len(unseen) + i for i in path)]  # the target's rows of the kept tokens
+            drafter.rollback(len(sequence) - 1, scores.features_at(fed[:len(sequence) - 1 - (prefix - len(unseen))]))
             result.steps.append(StepRecord(
                 step, drafted.tree.size, len(path), len(kept), time.perf_counter() - t0,
-                cache_length(target_cache), cache_length(draft_cache),
+                cache_length(target_cache), drafter.cache_length(),
             ))
     result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
     result.wall_time = time.perf_counter() - start

@@ -13,10 +13,28 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .models import cache_length, masked_forward
+from .models import Scores, cache_length, masked_forward, masked_score  # masked_forward: lesson 4 imports it from here
 from .tree import TokenTree
 
-__all__ = ["verify_tree", "compact_cache"]
+__all__ = ["score_tree", "verify_tree", "compact_cache"]
+
+
+def score_tree(
+    target: PreTrainedModel, cache: DynamicCache, unseen: list[int], tree: TokenTree, tokens: list[int], *,
+    features: bool = False,
+) -> Scores:
+    """Score the ``unseen`` sequence tokens and every tree node in one target call, one row per token fed.
+
+    Row ``j`` is the target after unseen token ``j``, row ``len(unseen) + i`` after node ``i``; with
+    ``features`` the rows carry the last layer's hidden states too. The cache grows by ``len(unseen) + size``.
+    """
+    past, u = cache_length(cache), len(unseen)
+    prefix_length = past + u
+    causal = torch.ones(u, prefix_length, dtype=torch.bool).tril(past)
+    plain_rows = torch.cat([causal, torch.zeros(u, tree.size, dtype=torch.bool)], dim=1)
+    visible = torch.cat([plain_rows, tree.attention_mask(prefix_length)], dim=0)
+    positions = torch.cat([torch.arange(past, prefix_length), tree.position_ids(prefix_length)])
+    return masked_score(target, torch.tensor(unseen + tokens), positions, visible, cache, features=features)
 
 
 def verify_tree(
@@ -25,16 +43,9 @@ def verify_tree(
     """Score the ``unseen`` sequence tokens and every tree node in one target call; return ``(1 + size, V)`` logits.
 
     Row 0 is the target's logits after the last sequence token (the root), row ``1 + i`` those after
-    node ``i``: ``p`` at the root and at every node. The cache grows by ``len(unseen) + size``.
+    node ``i``: ``p`` at the root and at every node (:func:`score_tree`'s rows from ``len(unseen) - 1`` on).
     """
-    past, u = cache_length(cache), len(unseen)
-    prefix_length = past + u
-    causal = torch.ones(u, prefix_length, dtype=torch.bool).tril(past)
-    plain_rows = torch.cat([causal, torch.zeros(u, tree.size, dtype=torch.bool)], dim=1)
-    visible = torch.cat([plain_rows, tree.attention_mask(prefix_length)], dim=0)
-    positions = torch.cat([torch.arange(past, prefix_length), tree.position_ids(prefix_length)])
-    logits = masked_forward(target, torch.tensor(unseen + tokens), positions, visible, cache)
-    return logits[u - 1:]
+    return score_tree(target, cache, unseen, tree, tokens).logits[len(unseen) - 1:]
 
 
 def compact_cache(cache: DynamicCache, start: int, keep: list[int]) -> None:
