@@ -1,6 +1,8 @@
-"""The study's prompt sets: 200 prompts, 50 in each of four domains (code, math, logic, chat).
+"""The study's prompt sets: 200 prompts, 50 in each of four domains (code, math, logic, chat), and a set of
+input-grounded prompts beside them.
 
-Two sets ship, one JSON record per line, ``{"id", "domain", "prompt"}`` plus an optional ``"source"``:
+Three sets ship, one JSON record per line, ``{"id", "domain", "prompt"}`` plus an optional ``"source"`` (and
+``"kind"``):
 
 * ``"chat"`` (the default), ``specdec_lite/data/prompts_chat.jsonl``: user messages for an
   instruction-tuned target (the SmolLM2 pair, the paper's pair), which :meth:`Pair.encode
@@ -8,7 +10,11 @@ Two sets ship, one JSON record per line, ``{"id", "domain", "prompt"}`` plus an 
   HumanEval problems; math, logic and chat are written by the course (``python -m
   training.prompts_chat`` in the course repository);
 * ``"tiny"``, ``specdec_lite/data/prompts.jsonl``: text in the formats the toy pair was trained on
-  (``python -m training.prompts_tiny``).
+  (``python -m training.prompts_tiny``);
+* ``"grounded"``, ``specdec_lite/data/prompts_grounded.jsonl``: 40 course-written requests whose answer
+  copies much of the prompt's own text, 8 of each ``kind``: rewrite, fix, extract, edit-code and
+  passage-qa (answer from a given passage). Their one domain is :data:`GROUNDED`, outside the study's four:
+  it is where drafting by copying from the context (prompt lookup) should matter most.
 
 A pair names its set in ``pair.prompt_set``.
 
@@ -24,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOMAINS = ("code", "math", "logic", "chat")
+GROUNDED = "grounded"  # the domain of the input-grounded set, beside the study's four
 PROMPT_SETS = {
     "chat": Path(__file__).parent / "data" / "prompts_chat.jsonl",
     "tiny": Path(__file__).parent / "data" / "prompts.jsonl",
+    "grounded": Path(__file__).parent / "data" / "prompts_grounded.jsonl",
 }
 ENV_VAR = "SPECDEC_PROMPTS"
 FIELDS = ("id", "domain", "prompt")
@@ -34,17 +42,18 @@ FIELDS = ("id", "domain", "prompt")
 
 @dataclass(frozen=True)
 class Prompt:
-    """One prompt of the study: a unique id, its domain, the text, and where it comes from."""
+    """One prompt: a unique id, its domain, the text, where it comes from, and (grounded prompts) its kind of task."""
 
     id: str
     domain: str
     prompt: str
     source: str = ""
+    kind: str = ""
 
 
 def _check_domain(domain: str) -> None:
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; valid domains are: {', '.join(DOMAINS)}")
+    if domain not in (*DOMAINS, GROUNDED):
+        raise ValueError(f"unknown domain {domain!r}; valid domains are: {', '.join((*DOMAINS, GROUNDED))}")
 
 
 def _parse_line(line: str, number: int, path: Path) -> Prompt:
@@ -63,7 +72,8 @@ def _parse_line(line: str, number: int, path: Path) -> Prompt:
         _check_domain(record["domain"])
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from err
-    return Prompt(record["id"], record["domain"], record["prompt"], str(record.get("source", "")))
+    return Prompt(record["id"], record["domain"], record["prompt"], str(record.get("source", "")),
+                  str(record.get("kind", "")))
 
 
 def load_prompts(
@@ -72,7 +82,7 @@ def load_prompts(
     """The study's prompts, in file order; only those of ``domain`` if given.
 
     ``path`` (else the ``SPECDEC_PROMPTS`` environment variable, else the shipped set ``prompt_set``,
-    ``"chat"`` or ``"tiny"``) names a JSONL file with one ``{"id", "domain", "prompt"}`` record per
+    ``"chat"``, ``"tiny"`` or ``"grounded"``) names a JSONL file with one ``{"id", "domain", "prompt"}`` record per
     line; blank lines are skipped. A malformed record raises ValueError naming its line and the
     missing field; ids must be unique.
     """

@@ -91,3 +91,20 @@ def test_malformed_file_names_line_and_field(tmp_path):
     _write(path, [{"id": "b1", "domain": "math", "prompt": "x"}, {"id": "b1", "domain": "math", "prompt": "y"}])
     with pytest.raises(ValueError, match="line 2.*duplicate id"):
         load_prompts(path=path)
+
+
+def test_grounded_set_has_eight_prompts_of_each_kind_that_carry_their_input():
+    """The input-grounded prompts: course-written, one domain of their own, and every one holds the text (a
+    quoted passage, a code block, a list or a table) that its answer is to be built from."""
+    from specdec_lite.prompts import GROUNDED
+
+    prompts = load_prompts(prompt_set="grounded")
+    assert len(prompts) == 40 and len({p.id for p in prompts}) == 40 and len({p.prompt for p in prompts}) == 40
+    assert Counter(p.kind for p in prompts) == {k: 8 for k in ("rewrite", "fix", "extract", "edit-code", "passage-qa")}
+    assert {p.domain for p in prompts} == {GROUNDED} and {p.source for p in prompts} == {"course-written"}
+    for p in prompts:
+        instruction, _, material = p.prompt.partition("\n\n")
+        assert instruction and len(material) >= 60, p.id
+        assert any(mark in material for mark in ('"', "```", "- ", "1. ", "{")), p.id
+    assert load_prompts(GROUNDED, prompt_set="grounded") == prompts
+    assert load_prompts("code", prompt_set="grounded") == []
