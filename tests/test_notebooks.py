@@ -111,6 +111,65 @@ def test_student_versions_leak_no_answers():
     assert not leaks, "solution or hidden-test markers in student versions:\n" + "\n".join(leaks)
 
 
+# Library functions that a lesson's hidden tests forbid (nb.own) but that its visible cells may still import, and why.
+VISIBLE_REFERENCES_ALLOWED = {
+    # the decoders that section 1 demonstrates and section 5 compares with; speculative_decode's hidden test makes
+    # a submission that calls them fail
+    "02_draft_and_verify": {"speculative_generate", "autoregressive_generate"},
+    # the tree decoder whose step records section 3 reads and which section 6 measures (no exercise's answer)
+    "04_token_trees": {"tree_speculative_generate"},
+    # measurements of real caches that the learner's formulas are checked against (the formulas take model shapes,
+    # which these tools cannot turn into an answer)
+    "06_memory_cost": {"measured_cache_bytes", "memory_report"},
+    # the library's per-tested-node profile, another quantity than exercise 1's per-level rate, shown after it
+    "07_acceptance_dynamics": {"depth_profile"},
+}
+
+
+def _own_references(source: str) -> set[str]:
+    """The names of the references in every ``nb.own(answer, *references)`` call of ``source`` (last name of a dotted
+    module attribute; methods and properties of a class, ``Class.attribute``, give the class's attribute name)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "own"
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "nb"):
+            for arg in node.args[1:]:
+                if isinstance(arg, ast.Name):
+                    names.add(arg.id)
+                elif isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and not arg.value.id[:1].isupper():
+                    names.add(arg.attr)
+    return names
+
+
+def _imported_names(source: str) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            names |= {alias.name for alias in node.names} | {alias.asname for alias in node.names if alias.asname}
+    return names
+
+
+@pytest.mark.parametrize("path", [p for p in SOLUTIONS if not p.parent.name.startswith(("quiz", "final"))],
+                         ids=lambda path: path.parent.name)
+def test_visible_cells_import_no_forbidden_reference(path):
+    """A library function that a hidden test forbids (the exercise's answer) is imported only inside hidden tests."""
+    forbidden = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        if _is_test_cell(cell) and "BEGIN HIDDEN TESTS" in cell.source:
+            forbidden |= _own_references(cell.source.split("### BEGIN HIDDEN TESTS", 1)[1])
+    released = nbformat.read(release.released_path(path), as_version=4)
+    visible = set()
+    for cell in released.cells:
+        if cell.cell_type == "code":
+            visible |= _imported_names(cell.source)
+    leaked = (forbidden & visible) - VISIBLE_REFERENCES_ALLOWED.get(path.parent.name, set())
+    assert not leaked, f"{_rel(path)}: the learner's cells import {sorted(leaked)}, which its hidden tests forbid"
+
+
 def test_release_folders():
     assert release.release_folder("00_setup") == "lessons"
     assert release.release_folder("quiz_1") == "quizzes"
