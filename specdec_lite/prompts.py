@@ -76,6 +76,11 @@ def _parse_line(line: str, number: int, path: Path) -> Prompt:
                   str(record.get("kind", "")))
 
 
+def first_per_domain(prompts: list[Prompt], n: int) -> list[Prompt]:
+    """The first ``n`` prompts of each domain, domains in the order they first appear."""
+    return [p for domain in dict.fromkeys(p.domain for p in prompts) for p in [q for q in prompts if q.domain == domain][:n]]
+
+
 def load_prompts(
     domain: str | None = None, path: str | os.PathLike | None = None, prompt_set: str = "chat"
 ) -> list[Prompt]:

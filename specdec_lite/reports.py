@@ -1,13 +1,36 @@
 """JSON reports: the values a report holds, turned into plain Python types that ``json.dumps`` writes.
 
-The bench, the study, the budgets and the command line build their JSON objects through :func:`jsonable`.
+The bench, the study, the budgets and the command line build their JSON objects through :func:`jsonable`;
+the measurement scripts in ``tools/`` say where and how a result was made with :func:`provenance`.
 """
 
 from __future__ import annotations
 
+import os
+import platform
+import time
+
 import numpy as np
 
-__all__ = ["jsonable"]
+__all__ = ["jsonable", "provenance"]
+
+
+def provenance(command: str, started: float, load_before: tuple[float, float, float]) -> dict:
+    """What a committed result must say about its run: the command, when it started, how long it took
+    (``started`` is a ``time.perf_counter()`` reading), the machine (CPUs, torch threads, load average before
+    and now, since a shared machine slows everything down) and the versions."""
+    import torch
+    import transformers
+
+    return {
+        "command": command,
+        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - (time.perf_counter() - started))),
+        "seconds": time.perf_counter() - started,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "load_average_before": list(load_before), "load_average_after": list(os.getloadavg())},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+    }
 
 
 def jsonable(value):

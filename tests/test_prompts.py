@@ -108,3 +108,12 @@ def test_grounded_set_has_eight_prompts_of_each_kind_that_carry_their_input():
         assert any(mark in material for mark in ('"', "```", "- ", "1. ", "{")), p.id
     assert load_prompts(GROUNDED, prompt_set="grounded") == prompts
     assert load_prompts("code", prompt_set="grounded") == []
+
+
+def test_first_per_domain_keeps_file_order_within_and_across_domains():
+    from specdec_lite.prompts import first_per_domain
+
+    prompts = load_prompts()
+    chosen = first_per_domain(prompts, 2)
+    assert [p.id for p in chosen] == [p.id for d in DOMAINS for p in load_prompts(d)[:2]]
+    assert first_per_domain(prompts, 0) == []

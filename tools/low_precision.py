@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,18 +35,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
     import torch
-    import transformers
 
     from specdec_lite import load_pair, load_prompts
+    from specdec_lite.prompts import first_per_domain
     from specdec_lite.precision import divergences
-    from specdec_lite.reports import jsonable
+    from specdec_lite.reports import jsonable, provenance
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     pair = load_pair(args.pair)
-    prompts = load_prompts(prompt_set=pair.prompt_set)
-    chosen = [p for d in dict.fromkeys(p.domain for p in prompts)
-              for p in [q for q in prompts if q.domain == d][: args.per_domain]]
+    chosen = first_per_domain(load_prompts(prompt_set=pair.prompt_set), args.per_domain)
     load_before, start = os.getloadavg(), time.perf_counter()
     frames = []
     for dtype in (torch.float32, torch.bfloat16):
@@ -57,18 +55,11 @@ def main(argv: list[str] | None = None) -> int:
                .agg(runs=("equal", "size"), equal=("equal", "sum"), median_first=("first", "median"),
                     median_gap=("gap", "median"), max_gap=("gap", "max"))
                .reset_index())
-    command = f"python tools/low_precision.py --pair {args.pair} --per-domain {args.per_domain}"
+    command = shlex.join(["python", "tools/low_precision.py", *(sys.argv[1:] if argv is None else argv)])
     report = {
         "what": "greedy speculative output (chain gamma 4, tree depth 3 branching 2) against the target's own greedy "
                 "output, both in the same dtype; first divergence and the float32 logit gap there",
-        "command": command + (f" --out {args.out}" if args.out else ""),
-        "started": time.strftime("%Y-%m-%d %H:%M"),
-        "seconds": time.perf_counter() - start,
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "load_average_before": load_before,
-                    "load_average_after": os.getloadavg()},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__},
+        **provenance(command, start, load_before),
         "config": {"pair": args.pair, "per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens},
         "summary": summary.to_dict(orient="records"),
         "runs": rows.to_dict(orient="records"),

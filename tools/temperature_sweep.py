@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -40,19 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "results" / "temperature" / f"{args.pair}.json"
 
     import torch
-    import transformers
 
     from specdec_lite import load_pair, load_prompts
-    from specdec_lite.reports import jsonable
+    from specdec_lite.prompts import first_per_domain
+    from specdec_lite.reports import jsonable, provenance
     from specdec_lite.temperature import acceptance_curve, greedy_answers, sampled_acceptance
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     pair = load_pair(args.pair)
-    prompts = load_prompts(prompt_set=pair.prompt_set)
-    chosen = [p for d in dict.fromkeys(p.domain for p in prompts) for p in prompts if p.domain == d]
-    chosen = [p for d in dict.fromkeys(p.domain for p in chosen)
-              for p in [q for q in chosen if q.domain == d][: args.per_domain]]
+    chosen = first_per_domain(load_prompts(prompt_set=pair.prompt_set), args.per_domain)
     load_before, start = os.getloadavg(), time.perf_counter()
     print(f"{len(chosen)} greedy answers ...", file=sys.stderr, flush=True)
     texts = greedy_answers(pair, chosen, args.max_new_tokens)
@@ -60,19 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     print("chain decoding at", SAMPLED_TEMPERATURES, "...", file=sys.stderr, flush=True)
     sampled = sampled_acceptance(pair, chosen, SAMPLED_TEMPERATURES, gamma=args.gamma,
                                  max_new_tokens=args.sampled_tokens)
-    command = f"python tools/temperature_sweep.py --pair {args.pair} --per-domain {args.per_domain}"
-    if args.out:
-        command += f" --out {args.out}"
+    command = shlex.join(["python", "tools/temperature_sweep.py", *(sys.argv[1:] if argv is None else argv)])
     report = {
         "what": "acceptance against temperature: beta(T) = sum min(p_T, q_T) over the target's greedy answers "
                 "(teacher-forced) and alpha of chain decoding at each T; 95% percentile bootstrap CIs over prompts",
-        "command": command,
-        "started": time.strftime("%Y-%m-%d %H:%M"),
-        "seconds": time.perf_counter() - start,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__},
+        **provenance(command, start, load_before),
         "config": {"pair": args.pair, "per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens,
                    "sampled_tokens": args.sampled_tokens, "gamma": args.gamma,
                    "curve_temperatures": list(CURVE_TEMPERATURES), "sampled_temperatures": list(SAMPLED_TEMPERATURES),
