@@ -45,6 +45,7 @@ from .corpus import build_corpus
 from .evaluation import header, median_seconds, write_report
 from .train_tiny import token_stream
 
+
 def load(directory: Path):
     """Tokenizer, target and draft from ``directory``, in float32 and eval mode."""
     tokenizer = AutoTokenizer.from_pretrained(directory / "tokenizer")
@@ -58,7 +59,7 @@ def shipped_mb(directory: Path) -> float:
     return sum(f.stat().st_size for f in files) / 1e6
 
 
-def cost(target: PreTrainedModel, draft: PreTrainedModel, gamma: int, context: int = 64, repeats: int = 50) -> dict:
+def cost(draft: PreTrainedModel, target: PreTrainedModel, gamma: int, context: int = 64, repeats: int = 50) -> dict:
     """Step times in ms and ``c``, from :func:`specdec_lite.bench.cost_coefficient`, and a verification pass."""
     steps = cost_coefficient(draft, target, context=context, repeats=repeats)
     verify = step_time(target, context=context, repeats=repeats, tokens=gamma + 1)
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     report["shipped_mb"] = round(shipped_mb(args.dir), 2)
     tokenizer, target, draft = load(args.dir)
     report["parameters"] = {"target": target.num_parameters(), "draft": draft.num_parameters()}
-    report["cost"] = cost(target, draft, args.gamma)
+    report["cost"] = cost(draft, target, args.gamma)
     print(json.dumps(report, indent=1), flush=True)
     report["perplexity"] = held_out_perplexity(tokenizer, target, draft, log["seed"], log["chars_per_domain"])
     print(json.dumps(report["perplexity"]), flush=True)

@@ -1094,7 +1094,8 @@ def training_instructions(per_domain: int = 800, seed: int = 1234) -> list[dict]
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description="Print the counts of the training instructions and a few examples.").parse_args(argv)
+    """Print how many training instructions each domain has, and three examples of each."""
+    argparse.ArgumentParser(description="Print the training instructions' counts and a few examples.").parse_args(argv)
     rows = training_instructions()
     show = random.Random(0)
     for domain in DOMAINS:

@@ -148,7 +148,7 @@ def main(argv=None) -> None:
     parser.add_argument("--variant", choices=["shortlist", "full"], default="shortlist")
     parser.add_argument("--target", help="a converted SmolLM2 folder (default: the course's cache)")
     parser.add_argument("--data", type=Path, default=DATA_FILE)
-    parser.add_argument("--out", type=Path, help="draft folder (default smol/draft, or smol/draft-full)")
+    parser.add_argument("--out", type=Path, help="draft folder (default specdec_lite/zoo/smol/draft, or draft-full)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--per-domain", type=int, default=800, help="training instructions per domain")
     parser.add_argument("--samples", type=int, default=2, help="sampled answers per instruction, besides the greedy one")
