@@ -219,8 +219,14 @@ def load_gptq(folder: Path, device: torch.device, dtype: torch.dtype) -> PreTrai
     auto-gptq's wrapper forwards calls to this model; returning the model itself gives both members of
     a pair the same type.
     """
-    with quiet_loggers("auto_gptq"):  # its import logs "CUDA extension not installed." without CUDA kernels
-        from auto_gptq import AutoGPTQForCausalLM, BaseQuantizeConfig
+    try:
+        with quiet_loggers("auto_gptq"):  # its import logs "CUDA extension not installed." without CUDA kernels
+            from auto_gptq import AutoGPTQForCausalLM, BaseQuantizeConfig
+    except ImportError as err:
+        raise ImportError(
+            f"{folder} is a GPTQ checkpoint, and loading one needs auto-gptq, which the library installs only with "
+            "its gptq extra: pip install 'specdec_lite[gptq]' (make setup installs it)."
+        ) from err
     options: dict = {"device": str(device), "use_safetensors": True, "torch_dtype": dtype}
     if device.type == "cpu":
         options.update(disable_exllama=True, disable_exllamav2=True)

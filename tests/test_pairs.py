@@ -198,3 +198,20 @@ def test_auto_gptq_is_imported_lazily_and_quietly(gptq_pair):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout + done.stderr == "", "loading a GPTQ checkpoint on the CPU should print nothing"
+
+
+@pytest.mark.slow
+def test_a_gptq_checkpoint_without_the_gptq_extra_says_what_to_install(gptq_pair):
+    """auto-gptq is an extra (pip install 'specdec_lite[gptq]'): without it, loading a GPTQ folder names the extra."""
+    root, _ = gptq_pair
+    script = (
+        "import sys; sys.modules['auto_gptq'] = None  # as if the gptq extra were not installed\n"
+        "from specdec_lite.pairs import load_pair\n"
+        "try:\n"
+        f"    load_pair(draft={str(root / 'draft')!r}, target={str(root / 'target')!r}, device='cpu')\n"
+        "except ImportError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "is a GPTQ checkpoint" in done.stdout and "specdec_lite[gptq]" in done.stdout, done.stdout
