@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 from transformers import PreTrainedModel
 
 from .checks import check_eos, check_generation_args, check_prompt
 from .models import cache_length, eval_mode, forward, new_cache
-from .results import GenerationResult, StepRecord
+from .results import GenerationResult, Recorder
 from .sampling import distribution, make_generator, sample
 from .stopping import clip_new_tokens
 
@@ -35,20 +33,14 @@ def autoregressive_generate(
     eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
     sequence, cache = prompt.tolist(), new_cache()
-    result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
-    start, done = time.perf_counter(), False
+    record, done = Recorder(), False
     with eval_mode(target):
         while not done:
-            t0 = time.perf_counter()
+            record.start_step()
             pending = torch.tensor(sequence[cache_length(cache):], device=prompt.device)
             logits = forward(target, pending, cache)[-1]
-            result.target_calls += 1
             token = sample(distribution(logits, temperature), generator)
             kept, done = clip_new_tokens([token], max_new_tokens - (len(sequence) - len(prompt)), eos_token_id)
             sequence += kept
-            result.steps.append(
-                StepRecord(len(result.steps), 0, 0, len(kept), time.perf_counter() - t0, cache_length(cache))
-            )
-    result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
-    result.wall_time = time.perf_counter() - start
-    return result
+            record.end_step(0, 0, len(kept), cache_length(cache))
+    return record.finish(sequence[len(prompt):])

@@ -72,7 +72,7 @@ class Drafter(Protocol):
 
 
 class TreeDrafter(Drafter, Protocol):
-    """What :func:`~specdec_lite.tree_speculative_generate` needs besides: a drafted tree, and its accepted path kept."""
+    """What :func:`~specdec_lite.tree_speculative_generate` needs too: a drafted tree, and its accepted path kept."""
 
     def draft_tree(self, sequence: list[int], depth: int, branching: int, *, budget: int | None, children: str,
                    temperature: float, generator: torch.Generator) -> DraftedTree:

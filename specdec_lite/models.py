@@ -168,5 +168,5 @@ def masked_forward(
     visible: torch.Tensor,
     cache: DynamicCache,
 ) -> torch.Tensor:
-    """The ``(m, V)`` float logits of :func:`masked_score`: ``tokens`` run after ``cache`` under the mask ``visible``."""
+    """The ``(m, V)`` float logits of :func:`masked_score`: ``tokens`` run after ``cache`` under ``visible``."""
     return masked_score(model, tokens, position_ids, visible, cache).logits

@@ -2,16 +2,19 @@
 
 A *step* is one round of draft-then-verify (or one target call for the autoregressive baseline).
 A *node* is one drafted token: in a chain the nodes of a step form a path, in a tree they form a tree.
-The node records are the raw material of the acceptance study.
+The node records are the raw material of the acceptance study. A decoder fills them through a
+:class:`Recorder`, which keeps the bookkeeping (timing, counts, records) out of its loop.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-__all__ = ["StepRecord", "NodeRecord", "GenerationResult"]
+__all__ = ["StepRecord", "NodeRecord", "GenerationResult", "Recorder"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,36 @@ class GenerationResult:
         import pandas as pd
 
         return pd.DataFrame([asdict(s) for s in self.steps], columns=list(StepRecord.__dataclass_fields__))
+
+
+@dataclass
+class Recorder:
+    """A decoding loop's bookkeeping: it times the generation and each step, and fills a :class:`GenerationResult`.
+
+    Made when the generation starts; each step is opened with :meth:`start_step` and closed with
+    :meth:`end_step` (every step makes one target call), and :meth:`finish` hands the result over.
+    """
+
+    result: GenerationResult = field(default_factory=lambda: GenerationResult(tokens=torch.empty(0, dtype=torch.long)))
+    started: float = field(default_factory=time.perf_counter)
+    step_started: float = 0.0
+
+    def start_step(self) -> int:
+        """Start timing a step; return its index."""
+        self.step_started = time.perf_counter()
+        return len(self.result.steps)
+
+    def end_step(self, drafted: int, accepted: int, emitted: int, target_cache: int, draft_cache: int = -1, *,
+                 draft_calls: int = 0, nodes: Sequence[NodeRecord] = ()) -> None:
+        """Record the step (see :class:`StepRecord`), its ``draft_calls``, its one target call and its ``nodes``."""
+        self.result.draft_calls += draft_calls
+        self.result.target_calls += 1
+        self.result.nodes.extend(nodes)
+        self.result.steps.append(StepRecord(len(self.result.steps), drafted, accepted, emitted,
+                                            time.perf_counter() - self.step_started, target_cache, draft_cache))
+
+    def finish(self, tokens: list[int]) -> GenerationResult:
+        """The result, with the new ``tokens`` and the wall time since the generation started."""
+        self.result.tokens = torch.tensor(tokens, dtype=torch.long)
+        self.result.wall_time = time.perf_counter() - self.started
+        return self.result

@@ -2,13 +2,15 @@
 
 One step, with ``p`` the target's distribution and ``q`` the draft's (both after temperature):
 
-1. the draft samples ``x_1 .. x_k`` from ``q_1 .. q_k``, one cached draft call per token;
+1. the drafter proposes ``x_1 .. x_k`` with ``q_1 .. q_k`` (a draft model samples them, one cached
+   call per token);
 2. the target scores the unseen tokens and ``x_1 .. x_k`` in one forward pass, giving
    ``p_1 .. p_{k+1}``;
 3. walking along the chain, ``x_i`` is accepted with probability ``min(1, p_i(x_i) / q_i(x_i))``;
    at the first rejection a replacement is drawn from ``norm(max(0, p_i - q_i))`` and the step ends;
-   if all ``k`` pass, a bonus token is drawn from ``p_{k+1}``;
-4. both caches are cut back to the accepted sequence (minus its newest token, which the next step feeds).
+   if all ``k`` pass, a bonus token is drawn from ``p_{k+1}`` (:func:`accept_chain`);
+4. both caches are cut back to the accepted sequence (minus its newest token, which the next step
+   feeds); a drafter that wants them gets the target's hidden states of the tokens it kept.
 
 Every output token is distributed exactly as the target alone would produce it, and each step emits
 between 1 and ``k + 1`` tokens for one target call. At temperature 0 the same code is greedy decoding.
@@ -16,19 +18,30 @@ between 1 and ``k + 1`` tokens for one target call. At temperature 0 the same co
 
 from __future__ import annotations
 
-import time
-
 import torch
 from transformers import PreTrainedModel
 
 from .checks import check_eos, check_generation_args, check_pair, check_prompt
 from .drafters import Drafter, as_drafter
 from .models import cache_length, crop_cache, eval_mode, new_cache, score
-from .results import GenerationResult, NodeRecord, StepRecord
+from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 
-__all__ = ["speculative_generate", "chain_nodes"]
+__all__ = ["speculative_generate", "accept_chain", "chain_nodes"]
+
+
+def accept_chain(drafts: list[int], ps: torch.Tensor, qs: torch.Tensor, generator: torch.Generator) -> tuple[int, int]:
+    """Step 3: how many of ``drafts`` the target accepts, and the token that follows them.
+
+    ``ps[i]``/``qs[i]`` are ``p_{i+1}``/``q_{i+1}``, with one more row of ``ps`` for the bonus token.
+    ``x_i`` is accepted with probability ``min(1, p_i(x_i) / q_i(x_i))``; the first rejected one is
+    replaced by a draw from ``norm(max(0, p_i - q_i))``; if all pass, the bonus comes from ``p_{k+1}``.
+    """
+    for i, x in enumerate(drafts):
+        if not accept(ps[i, x], qs[i, x], generator):
+            return i, sample(residual(ps[i], qs[i]), generator)
+    return len(drafts), sample(ps[len(drafts)], generator)
 
 
 def chain_nodes(
@@ -83,39 +96,27 @@ def speculative_generate(
     eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
     sequence, target_cache = prompt.tolist(), new_cache()
-    result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
-    start, done = time.perf_counter(), False
+    record, done = Recorder(), False
     with eval_mode(*drafter.models, target):
         while not done:
-            t0, step = time.perf_counter(), len(result.steps)
+            step = record.start_step()
             remaining = max_new_tokens - (len(sequence) - len(prompt))
-            k = min(gamma, remaining - 1)
-            drafts, q_logits = drafter.draft(sequence, k, temperature, generator)
-            k = len(drafts)  # a model-free drafter may propose fewer
-            result.draft_calls += k
+            # 1. the drafter proposes x_1 .. x_k with q_1 .. q_k (a model-free one may propose fewer than asked)
+            drafts, q_logits = drafter.draft(sequence, min(gamma, remaining - 1), temperature, generator)
+            k = len(drafts)
+            # 2. one target pass over the unseen tokens and x_1 .. x_k gives p_1 .. p_{k+1}
             past = cache_length(target_cache)
             unseen = torch.tensor(sequence[past:] + drafts, device=prompt.device)
             scores = score(target, unseen, target_cache, features=drafter.wants_features)
             p_logits = scores.logits[-(k + 1):]
-            result.target_calls += 1
+            # 3. accept x_i with probability min(1, p_i(x_i) / q_i(x_i)); a residual draw or a bonus token ends the step
             ps, qs = distribution(p_logits, temperature), distribution(q_logits.to(p_logits.device), temperature)
-            n_accepted = 0
-            for i, x in enumerate(drafts):
-                if not accept(ps[i, x], qs[i, x], generator):
-                    next_token = sample(residual(ps[i], qs[i]), generator)
-                    break
-                n_accepted += 1
-            else:
-                next_token = sample(ps[k], generator)
-            result.nodes += chain_nodes(step, drafts, q_logits, p_logits, n_accepted, temperature)
+            n_accepted, next_token = accept_chain(drafts, ps, qs, generator)
             kept, done = clip_new_tokens(drafts[:n_accepted] + [next_token], remaining, eos_token_id)
             sequence += kept
+            # 4. both caches keep the sequence minus its newest token; the drafter may read the kept tokens' features
             crop_cache(target_cache, len(sequence) - 1)
             drafter.rollback(len(sequence) - 1, scores.features_at(list(range(len(sequence) - 1 - past))))
-            result.steps.append(StepRecord(
-                step, k, n_accepted, len(kept), time.perf_counter() - t0,
-                cache_length(target_cache), drafter.cache_length(),
-            ))
-    result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
-    result.wall_time = time.perf_counter() - start
-    return result
+            record.end_step(k, n_accepted, len(kept), cache_length(target_cache), drafter.cache_length(), draft_calls=k,
+                            nodes=chain_nodes(step, drafts, q_logits, p_logits, n_accepted, temperature))
+    return record.finish(sequence[len(prompt):])

@@ -2,10 +2,10 @@
 
 One step, with ``p`` the target's distribution and ``q`` the draft's (both after temperature):
 
-1. the draft grows a tree of ``depth`` levels, ``branching`` children per node (or the ``budget``
-   best nodes), one draft call per level (:func:`specdec_lite.tree_draft.draft_tree`);
+1. the drafter grows a tree of ``depth`` levels, ``branching`` children per node (or the ``budget``
+   best nodes); a draft model makes one call per level (:func:`specdec_lite.tree_draft.draft_tree`);
 2. the target scores the unseen sequence tokens and every node in one call under the tree mask,
-   giving ``p`` at the root and at every node (:func:`specdec_lite.verify.verify_tree`);
+   giving ``p`` at the root and at every node (:func:`specdec_lite.verify.score_tree`);
 3. from the root down, the children of the current node are tried in turn: child ``x`` is accepted
    with probability ``min(1, p(x)/q(x))``; after a rejection ``p := norm(max(0, p - q))`` and the next
    sibling is tried. An accepted child becomes the current node (with the target's fresh ``p`` there);
@@ -14,14 +14,12 @@ One step, with ``p`` the target's distribution and ``q`` the draft's (both after
    ``p(x)``" and the residual is ``p`` with ``x`` zeroed and renormalised;
 4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.verify.compact_cache`,
    the drafter's ``keep_path``) and lose every other node; then they are cut back to the sequence minus
-   its newest token.
+   its newest token, and a drafter that wants them gets the target's hidden states of the tokens it kept.
 
 Lossless like the chain: each output token has the target's distribution (its argmax at temperature 0).
 """
 
 from __future__ import annotations
-
-import time
 
 import torch
 from transformers import PreTrainedModel
@@ -29,7 +27,7 @@ from transformers import PreTrainedModel
 from .checks import check_eos, check_generation_args, check_int, check_pair, check_prompt, vocab_size
 from .drafters import TreeDrafter, as_drafter
 from .models import cache_length, check_attention, crop_cache, eval_mode, new_cache
-from .results import GenerationResult, NodeRecord, StepRecord
+from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 from .tree import drafted_nodes
@@ -165,34 +163,31 @@ def tree_speculative_generate(
     eos_token_id = check_eos(eos_token_id, target)
     generator = make_generator(seed)
     sequence, target_cache = prompt.tolist(), new_cache()
-    result = GenerationResult(tokens=torch.empty(0, dtype=torch.long))
-    start, done = time.perf_counter(), False
+    record, done = Recorder(), False
     with eval_mode(*drafter.models, target):
         while not done:
-            t0, step, prefix = time.perf_counter(), len(result.steps), len(sequence)
+            step, prefix = record.start_step(), len(sequence)
             remaining = max_new_tokens - (prefix - len(prompt))
-            levels = min(depth, remaining - 1)
-            drafted = drafter.draft_tree(sequence, levels, branching, budget=budget, children=children,
-                                         temperature=temperature, generator=generator)
-            result.draft_calls += drafted.calls
-            unseen = sequence[cache_length(target_cache):]
+            # 1. the drafter grows a tree of up to depth levels
+            drafted = drafter.draft_tree(sequence, min(depth, remaining - 1), branching, budget=budget,
+                                         children=children, temperature=temperature, generator=generator)
+            # 2. one target call under the tree mask gives p at the root and at every node
+            past = cache_length(target_cache)
+            unseen = sequence[past:]
             scores = score_tree(target, target_cache, unseen, drafted.tree, drafted.tokens,
                                 features=drafter.wants_features)
             p_logits = scores.logits[len(unseen) - 1:]
-            result.target_calls += 1
+            # 3. walk down from the root, trying each node's children in turn
             path, next_token = accept_tree(drafted, distribution(p_logits, temperature), generator)
-            result.nodes += tree_nodes(step, drafted, p_logits, path, temperature)
             kept, done = clip_new_tokens([drafted.tokens[i] for i in path] + [next_token], remaining, eos_token_id)
+            # 4. both caches keep the accepted path behind the prefix, then the sequence minus its newest token
             compact_cache(target_cache, prefix, [prefix + i for i in path])
             drafter.keep_path(drafted, prefix, path)
             sequence += kept
             crop_cache(target_cache, len(sequence) - 1)
-            fed = [*range(len(unseen)), *(len(unseen) + i for i in path)]  # the target's rows of the kept tokens
-            drafter.rollback(len(sequence) - 1, scores.features_at(fed[:len(sequence) - 1 - (prefix - len(unseen))]))
-            result.steps.append(StepRecord(
-                step, drafted.tree.size, len(path), len(kept), time.perf_counter() - t0,
-                cache_length(target_cache), drafter.cache_length(),
-            ))
-    result.tokens = torch.tensor(sequence[len(prompt):], dtype=torch.long)
-    result.wall_time = time.perf_counter() - start
-    return result
+            rows = [*range(len(unseen)), *(len(unseen) + i for i in path)]  # the target's rows of what it kept
+            drafter.rollback(len(sequence) - 1, scores.features_at(rows[:len(sequence) - 1 - past]))
+            record.end_step(drafted.tree.size, len(path), len(kept), cache_length(target_cache),
+                            drafter.cache_length(), draft_calls=drafted.calls,
+                            nodes=tree_nodes(step, drafted, p_logits, path, temperature))
+    return record.finish(sequence[len(prompt):])
