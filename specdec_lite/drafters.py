@@ -30,9 +30,8 @@ from transformers import DynamicCache, PreTrainedModel
 
 from . import tree_draft
 from .draft import draft_chain
-from .models import cache_length, crop_cache, new_cache
+from .models import cache_length, compact_cache, crop_cache, new_cache
 from .tree_draft import DraftedTree
-from .verify import compact_cache
 
 __all__ = ["Drafter", "TreeDrafter", "ModelDrafter", "as_drafter"]
 

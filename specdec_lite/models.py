@@ -1,4 +1,4 @@
-"""Talking to a Hugging Face causal LM: one cached forward pass (causal, or under a mask), and cutting a cache back.
+"""Talking to a Hugging Face causal LM: one cached forward pass (causal or under a mask), and cutting caches back.
 
 Both decoders keep one KV cache per model for the whole generation. The invariant they maintain:
 the cache holds the keys and values of every token of the sequence except the newest, which has not
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-__all__ = ["new_cache", "cache_length", "crop_cache", "Scores", "score", "forward", "masked_score", "masked_forward",
-           "model_device", "eval_mode", "eos_token_id", "SUPPORTED_ATTENTION", "attention_implementation",
-           "check_attention"]
+__all__ = ["new_cache", "cache_length", "crop_cache", "compact_cache", "Scores", "score", "forward", "masked_score",
+           "masked_forward", "model_device", "eval_mode", "eos_token_id", "SUPPORTED_ATTENTION",
+           "attention_implementation", "check_attention"]
 
 SUPPORTED_ATTENTION = ("eager", "sdpa")
 
@@ -74,6 +74,24 @@ def crop_cache(cache: DynamicCache, length: int) -> None:
     if length < cache_length(cache):
         cache.crop(length)
 
+
+
+def compact_cache(cache: DynamicCache, start: int, keep: list[int]) -> None:
+    """Keep the cache's first ``start`` entries followed by the entries at positions ``keep``, in that order.
+
+    This moves the accepted path's keys and values behind the prefix and drops every other tree node,
+    with nothing recomputed. ``DynamicCache`` has no public "select positions" method (``crop`` cuts a
+    tail, ``batch_select_indices`` works on the batch axis), so per layer we read the documented
+    ``layers[i].keys`` / ``.values`` tensors, cut the cache back with ``crop(start)`` and append the
+    kept entries through the public ``update``. Positions are stored inside the keys (RoPE), and the
+    kept entries already carry the positions the path gives them.
+    """
+    index = torch.tensor(keep, dtype=torch.long)
+    kept = [(layer.keys[:, :, index.to(layer.keys.device)], layer.values[:, :, index.to(layer.values.device)])
+            for layer in cache.layers]
+    cache.crop(start)
+    for layer_idx, (keys, values) in enumerate(kept):
+        cache.update(keys, values, layer_idx)
 
 @dataclass(frozen=True)
 class Scores:

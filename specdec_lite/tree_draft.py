@@ -4,7 +4,7 @@ The draft cache holds the prefix. The first call feeds the sequence tokens the d
 and gives ``q`` at the root; each later call feeds the frontier (the newest level) under the tree
 mask, so every frontier node sees the prefix, its ancestors and itself, and gives ``q`` at each of
 them. The fed nodes stay in the draft cache after the prefix; the decoder later keeps the accepted
-ones (:func:`specdec_lite.verify.compact_cache`) and drops the rest.
+ones (:func:`specdec_lite.models.compact_cache`) and drops the rest.
 
 How the ``branching`` children of a node are chosen (``children=``):
 

@@ -12,7 +12,7 @@ One step, with ``p`` the target's distribution and ``q`` the draft's (both after
    when every child is rejected, or the node is a leaf, one token is drawn from the current ``p``.
    For top-k children ``q`` is the point mass on the child, so the test is "accept with probability
    ``p(x)``" and the residual is ``p`` with ``x`` zeroed and renormalised;
-4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.verify.compact_cache`,
+4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.models.compact_cache`,
    the drafter's ``keep_path``) and lose every other node; then they are cut back to the sequence minus
    its newest token, and a drafter that wants them gets the target's hidden states of the tokens it kept.
 
@@ -26,13 +26,13 @@ from transformers import PreTrainedModel
 
 from .checks import check_eos, check_generation_args, check_int, check_pair, check_prompt, vocab_size
 from .drafters import TreeDrafter, as_drafter
-from .models import cache_length, check_attention, crop_cache, eval_mode, new_cache
+from .models import cache_length, check_attention, compact_cache, crop_cache, eval_mode, new_cache
 from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 from .tree import drafted_nodes
 from .tree_draft import CHILD_MODES, DraftedTree, draft_tree
-from .verify import compact_cache, score_tree
+from .verify import score_tree
 
 __all__ = ["MAX_TREE_NODES", "tree_speculative_generate", "accept_tree", "tree_nodes", "check_tree_args"]
 

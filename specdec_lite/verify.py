@@ -1,4 +1,4 @@
-"""Scoring a whole token tree in one forward pass, and moving the accepted path's cache into place.
+"""Scoring a whole token tree in one forward pass.
 
 The target sees ``prefix + all tree nodes`` in one call. A 4-D attention mask of shape
 ``(1, 1, n_new, cache_length + n_new)`` tells each new token what it may attend to: a plain token
@@ -16,7 +16,7 @@ from transformers import DynamicCache, PreTrainedModel
 from .models import Scores, cache_length, masked_forward, masked_score  # masked_forward: lesson 4 imports it from here
 from .tree import TokenTree
 
-__all__ = ["score_tree", "verify_tree", "compact_cache"]
+__all__ = ["score_tree", "verify_tree"]
 
 
 def score_tree(
@@ -46,21 +46,3 @@ def verify_tree(
     node ``i``: ``p`` at the root and at every node (:func:`score_tree`'s rows from ``len(unseen) - 1`` on).
     """
     return score_tree(target, cache, unseen, tree, tokens).logits[len(unseen) - 1:]
-
-
-def compact_cache(cache: DynamicCache, start: int, keep: list[int]) -> None:
-    """Keep the cache's first ``start`` entries followed by the entries at positions ``keep``, in that order.
-
-    This moves the accepted path's keys and values behind the prefix and drops every other tree node,
-    with nothing recomputed. ``DynamicCache`` has no public "select positions" method (``crop`` cuts a
-    tail, ``batch_select_indices`` works on the batch axis), so per layer we read the documented
-    ``layers[i].keys`` / ``.values`` tensors, cut the cache back with ``crop(start)`` and append the
-    kept entries through the public ``update``. Positions are stored inside the keys (RoPE), and the
-    kept entries already carry the positions the path gives them.
-    """
-    index = torch.tensor(keep, dtype=torch.long)
-    kept = [(layer.keys[:, :, index.to(layer.keys.device)], layer.values[:, :, index.to(layer.values.device)])
-            for layer in cache.layers]
-    cache.crop(start)
-    for layer_idx, (keys, values) in enumerate(kept):
-        cache.update(keys, values, layer_idx)
