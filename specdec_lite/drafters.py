@@ -121,5 +121,18 @@ class ModelDrafter:
 
 
 def as_drafter(draft: Drafter | PreTrainedModel) -> Drafter:
-    """``draft`` itself, or a draft model wrapped in a :class:`ModelDrafter`: the one place a model is told apart."""
-    return ModelDrafter(draft) if isinstance(draft, PreTrainedModel) else draft
+    """``draft`` itself, or a draft model wrapped in a :class:`ModelDrafter`: the one place a model is told apart.
+
+    Anything else that lacks the :class:`Drafter` methods is refused with a TypeError that says what a draft can be.
+    """
+    if isinstance(draft, PreTrainedModel):
+        return ModelDrafter(draft)
+    missing = [name for name in ("start", "draft", "rollback", "cache_length", "vocab_size", "models")
+               if not hasattr(draft, name)]
+    if missing:
+        raise TypeError(
+            f"the draft must be a Hugging Face causal LM sharing the target's vocabulary, or a drafter "
+            f"(specdec_lite.Drafter, e.g. specdec_lite.lookup.PromptLookup); got {type(draft).__name__}, which has no "
+            f"{', '.join(missing)}."
+        )
+    return draft

@@ -491,3 +491,14 @@ def test_a_missing_prompts_file_is_refused_before_the_run(command, tmp_path, cap
     code = cli.main([*command, "--pair", "tiny", "--prompts-file", str(tmp_path / "nowhere.jsonl")])
     err = capsys.readouterr().err
     assert code == 2 and "--prompts-file" in err and "not a file" in err
+
+
+@pytest.mark.parametrize("junk", [None, "tiny", 3])
+def test_a_draft_that_is_neither_a_model_nor_a_drafter_is_named(junk):
+    from specdec_lite.drafters import as_drafter
+
+    with pytest.raises(TypeError, match="the draft must be a Hugging Face causal LM .* or a drafter"):
+        as_drafter(junk)
+    for decode in (speculative_generate, tree_speculative_generate):
+        with pytest.raises(TypeError, match=f"got {type(junk).__name__}"):
+            decode(junk, None, torch.tensor([1, 2]), 4)
