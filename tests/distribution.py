@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import torch
 
-from specdec_lite.notebook import chi_square_test
+from specdec_lite.statistics import chi_square_test
 
 
 @torch.inference_mode()
@@ -33,7 +33,7 @@ def chi_square_pvalue(samples: list[tuple[int, ...]], expected: dict[tuple[int, 
     """Pearson chi-square p-value of ``samples`` against ``expected``; rare outcomes are pooled into one cell.
 
     The outcomes (continuations) are numbered and handed to the course's own test,
-    :func:`specdec_lite.notebook.chi_square_test`, which the lessons use too. A sample outside ``expected``
+    :func:`specdec_lite.statistics.chi_square_test`, which the lessons use too. A sample outside ``expected``
     is an impossible continuation: it raises, since the enumeration holds every continuation.
     """
     index = {outcome: i for i, outcome in enumerate(expected)}

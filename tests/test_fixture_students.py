@@ -185,7 +185,7 @@ import torch
 from IPython.display import display
 
 from specdec_lite import TokenTree, tree_speculative_generate
-from specdec_lite import notebook as nb
+from specdec_lite import course as nb
 from specdec_lite.sampling import distribution, make_generator, sample
 """
 

@@ -143,7 +143,7 @@ def test_every_quiz_has_its_questions_in_solutions_and_quizzes():
 
 
 def test_choice_accepts_a_letter_however_written():
-    from specdec_lite.notebook import choice
+    from specdec_lite.course import choice
 
     for answer in ("b", " B ", "b)", "(b)", "B."):
         assert choice(answer, "abcd", "q1") == "b"
@@ -152,14 +152,14 @@ def test_choice_accepts_a_letter_however_written():
 @pytest.mark.parametrize("answer, message", [(2, "one letter in quotes"), ("e", "not one of the options"),
                                              ("ab", "not one of the options"), (["a"], "one letter in quotes")])
 def test_choice_explains_a_bad_format(answer, message):
-    from specdec_lite.notebook import choice
+    from specdec_lite.course import choice
 
     with pytest.raises(AssertionError, match=message):
         choice(answer, "abcd", "q1")
 
 
 def test_unanswered_questions_raise_like_a_stub():
-    from specdec_lite.notebook import choice, number
+    from specdec_lite.course import choice, number
 
     with pytest.raises(NotImplementedError, match="q1 has no answer yet"):
         choice(None, "abcd", "q1")
@@ -168,7 +168,7 @@ def test_unanswered_questions_raise_like_a_stub():
 
 
 def test_number_accepts_any_kind_of_number():
-    from specdec_lite.notebook import number
+    from specdec_lite.course import number
 
     for answer in (2.5, np.float32(2.5), np.array(2.5), np.array([[2.5]]), torch.tensor(2.5), torch.tensor([2.5])):
         assert number(answer, "q5") == 2.5
@@ -179,7 +179,7 @@ def test_number_accepts_any_kind_of_number():
                                              ([2.5], "should be a number"), (np.array([1.0, 2.0]), "should be a number"),
                                              (float("nan"), "finite number")])
 def test_number_explains_a_bad_format(answer, message):
-    from specdec_lite.notebook import number
+    from specdec_lite.course import number
 
     with pytest.raises(AssertionError, match=message):
         number(answer, "q5")

@@ -1,4 +1,4 @@
-"""The notebook-only helpers of lessons 3 and 4 (``specdec_lite.notebook``, section "Lessons 3 and 4")."""
+"""The notebook-only helpers of lessons 3 and 4 (``specdec_lite.course``, section "Lessons 3 and 4")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from specdec_lite.notebook import chi_square_test, format_pvalue, random_parents
+from specdec_lite.course import chi_square_test, format_pvalue, random_parents
 from specdec_lite.tree import TokenTree
 
 
@@ -67,11 +67,11 @@ def test_random_parents_are_valid_trees():
     assert len(set(first)) > 3  # not a chain or a star
 
 
-# --- Lessons 7 and 8 (``specdec_lite.notebook``, section "Lessons 7 and 8") ---
+# --- Lessons 7 and 8 (``specdec_lite.course``, section "Lessons 7 and 8") ---
 
 import pandas as pd  # noqa: E402
 
-from specdec_lite.notebook import ranked, simulated_study  # noqa: E402
+from specdec_lite.course import ranked, simulated_study  # noqa: E402
 from specdec_lite.results import NodeRecord, StepRecord  # noqa: E402
 from specdec_lite.study import level_outcomes  # noqa: E402
 from specdec_lite.theory import nodes_tested  # noqa: E402
@@ -135,10 +135,10 @@ def test_ranked():
     assert ranked({}) == ""
 
 
-def test_load_study_reads_back_what_the_cli_writes(tmp_path):
+def test_committed_study_reads_back_what_the_cli_writes(tmp_path):
     import json
 
-    from specdec_lite.notebook import load_study
+    from specdec_lite.course import committed_study
     from specdec_lite.study import StudyConfig, StudyResult, save_frame, study_report
 
     nodes, steps = simulated_study({"code": 0.6, "chat": 0.5}, prompts=2, steps=5)
@@ -146,13 +146,13 @@ def test_load_study_reads_back_what_the_cli_writes(tmp_path):
     save_frame(nodes, tmp_path / "nodes.csv.gz")
     save_frame(steps, tmp_path / "steps.csv.gz")
     (tmp_path / "study.json").write_text(json.dumps(study_report(written)))
-    result, report = load_study(tmp_path)
+    result, report = committed_study(tmp_path)
     assert result.config == written.config and result.seconds == 1.5 and report["kind"] == "study"
     pd.testing.assert_frame_equal(result.nodes, nodes, check_dtype=False)
     pd.testing.assert_frame_equal(result.steps, steps, check_dtype=False)
     (tmp_path / "steps.csv.gz").unlink()
     with pytest.raises(FileNotFoundError, match="exactly one steps.csv"):
-        load_study(tmp_path)
+        committed_study(tmp_path)
 
 
 
@@ -160,7 +160,7 @@ def test_study_command_reruns_the_reported_configuration():
     from dataclasses import asdict
 
     from specdec_lite.cli import build_parser
-    from specdec_lite.notebook import study_command
+    from specdec_lite.course import study_command
     from specdec_lite.study import StudyConfig
 
     for config in (StudyConfig(prompts_per_domain=25), StudyConfig(mode="chain", gamma=5, domains=("math", "chat"),
@@ -177,7 +177,7 @@ def test_study_command_reruns_the_reported_configuration():
     with pytest.raises(ValueError, match="names no pair"):
         study_command({"config": asdict(StudyConfig())}, "out")
 
-# --- Lessons 5 and 6 (specdec_lite.notebook, section "Lessons 5 and 6") ---
+# --- Lessons 5 and 6 (specdec_lite.course, section "Lessons 5 and 6") ---
 
 
 def _made_up_grid():
@@ -202,7 +202,7 @@ def _made_up_grid():
 
 
 def test_format_bytes():
-    from specdec_lite.notebook import format_bytes
+    from specdec_lite.course import format_bytes
 
     assert format_bytes(0) == "0 B" and format_bytes(1023) == "1023 B"
     assert format_bytes(1536) == "1.5 KiB"
@@ -211,7 +211,7 @@ def test_format_bytes():
 
 
 def test_speedup_page_shows_the_chosen_cell():
-    from specdec_lite.notebook import speedup_page
+    from specdec_lite.course import speedup_page
 
     grid = _made_up_grid()
     page = speedup_page(grid, 3, 0.5, title="made up")
@@ -225,7 +225,7 @@ def test_speedup_page_shows_the_chosen_cell():
 
 
 def test_speedup_explorer_follows_its_sliders():
-    from specdec_lite.notebook import speedup_explorer
+    from specdec_lite.course import speedup_explorer
 
     box = speedup_explorer(_made_up_grid(), gamma=2, temperature=0.4)
     (gamma, temperature), view = box.children[0].children, box.children[1]
@@ -245,7 +245,7 @@ def test_speedup_explorer_follows_its_sliders():
 
 
 def test_gpu_run_reads_the_committed_measurements():
-    from specdec_lite.notebook import gpu_run
+    from specdec_lite.course import gpu_run
 
     bench = gpu_run("smol_bench.json")["bench_smol"]
     assert bench["kind"] == "bench" and 0 < bench["cost"]["c"] < 1
@@ -257,7 +257,7 @@ def test_gpu_run_reads_the_committed_measurements():
 # --- Hidden-test helpers: nb.forbidden / nb.own, nb.close, nb.int_list ----------------------------------
 
 def test_forbidden_fails_an_answer_that_delegates_under_any_name_and_restores_the_reference():
-    from specdec_lite import notebook as nb
+    from specdec_lite import course as nb
     from specdec_lite import sampling
     from specdec_lite.sampling import residual as renamed
 
@@ -277,7 +277,7 @@ def test_forbidden_fails_an_answer_that_delegates_under_any_name_and_restores_th
 
 
 def test_forbidden_catches_calls_through_other_library_functions_and_swallowed_errors():
-    from specdec_lite import notebook as nb
+    from specdec_lite import course as nb
     from specdec_lite import sampling
 
     def through_accept():
@@ -296,7 +296,7 @@ def test_forbidden_catches_calls_through_other_library_functions_and_swallowed_e
 
 
 def test_forbidden_handles_properties_methods_and_closures():
-    from specdec_lite import notebook as nb
+    from specdec_lite import course as nb
 
     tree = TokenTree(torch.tensor([-1, 0, 0]))
 
@@ -319,7 +319,7 @@ def test_forbidden_handles_properties_methods_and_closures():
 
 
 def test_close_compares_any_float_dtype_and_sequence_in_float64():
-    from specdec_lite import notebook as nb
+    from specdec_lite import course as nb
 
     assert nb.close(torch.tensor([0.5, 1 / 3], dtype=torch.float32), np.array([0.5, 1 / 3]))
     assert nb.close((0.5, 0.25), torch.tensor([0.5, 0.25], dtype=torch.float64))
@@ -329,8 +329,34 @@ def test_close_compares_any_float_dtype_and_sequence_in_float64():
 
 
 def test_int_list_accepts_lists_tuples_arrays_and_tensors_of_whole_numbers_only():
-    from specdec_lite import notebook as nb
+    from specdec_lite import course as nb
 
     assert nb.int_list((1, 2)) == [1, 2] == nb.int_list(np.array([1, 2])) == nb.int_list(torch.tensor([1, 2]))
     assert nb.int_list([]) == []
     assert nb.int_list([1.0, 2.0]) is None and nb.int_list([True]) is None and nb.int_list(5) is None
+
+
+def test_course_dir_is_found_from_the_working_directory_or_the_environment(tmp_path, monkeypatch):
+    """The committed results live in the course's folder, not the package: found above the working directory
+    (a lesson runs in lessons/<lesson>/), or named by SPECDEC_COURSE_DIR; elsewhere the error says what to do."""
+    from pathlib import Path
+
+    from specdec_lite import course as nb
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv("SPECDEC_COURSE_DIR", raising=False)
+    monkeypatch.chdir(root / "lessons" / "05_measuring_speedup")
+    assert nb.course_dir() == root
+    assert nb.results_path("study", "smol", "study.json") == root / "results" / "study" / "smol" / "study.json"
+    monkeypatch.chdir(tmp_path)
+    assert nb.course_dir() == root  # outside the clone: the clone this (editable) package sits in
+    from specdec_lite.course import committed
+
+    monkeypatch.setattr(committed, "__file__", str(tmp_path / "site" / "specdec_lite" / "course" / "committed.py"))
+    with pytest.raises(FileNotFoundError, match="SPECDEC_COURSE_DIR"):  # as if installed from a wheel
+        nb.results_path("study", "smol", "study.json")
+    monkeypatch.setenv("SPECDEC_COURSE_DIR", str(root))
+    assert nb.gpu_run("smol_bench.json")
+    monkeypatch.setenv("SPECDEC_COURSE_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="has no results/ folder"):
+        nb.course_dir()

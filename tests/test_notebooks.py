@@ -324,7 +324,7 @@ def test_student_version_fails_nbgrader_validation(solution, executed):
 
 
 def test_check_raises_the_teaching_message():
-    from specdec_lite.notebook import check
+    from specdec_lite.course import check
 
     check(True, "never shown")
     with pytest.raises(AssertionError, match="clamp before normalising"):
@@ -342,7 +342,7 @@ def tiny_generation():
 
 def test_record_calls_counts_fed_tokens(tiny_generation):
     from specdec_lite.models import forward, new_cache
-    from specdec_lite.notebook import record_calls
+    from specdec_lite.course import record_calls
 
     pair, _ = tiny_generation
     import torch
@@ -355,7 +355,7 @@ def test_record_calls_counts_fed_tokens(tiny_generation):
 
 
 def test_step_html_marks_accepted_rejected_and_target_tokens(tiny_generation):
-    from specdec_lite.notebook import step_html
+    from specdec_lite.course import step_html
 
     pair, result = tiny_generation
     for index, step in enumerate(result.steps):
@@ -369,7 +369,7 @@ def test_step_html_marks_accepted_rejected_and_target_tokens(tiny_generation):
 
 
 def test_step_through_widget_follows_its_buttons(tiny_generation):
-    from specdec_lite.notebook import step_through
+    from specdec_lite.course import step_through
 
     pair, result = tiny_generation
     box = step_through(result, pair.tokenizer)

@@ -95,3 +95,38 @@ def test_the_installed_wheel_runs_the_command_line(installed, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout)
     assert out["pair"] == "tiny", out
+
+
+HELPERS = r"""
+import json, os, sys
+from pathlib import Path
+
+import specdec_lite
+from specdec_lite import course as nb
+
+site = Path(sys.argv[1]).resolve()
+assert Path(nb.__file__).resolve().is_relative_to(site), nb.__file__
+os.environ.pop("SPECDEC_COURSE_DIR", None)
+try:
+    nb.results_path("study", "smol", "study.json")
+except FileNotFoundError as err:
+    outside = str(err)
+else:
+    outside = ""
+os.environ["SPECDEC_COURSE_DIR"] = sys.argv[2]
+result, report = nb.committed_study(nb.results_path("study", "smol"))
+print(json.dumps({"outside": outside, "course": str(nb.course_dir()), "nodes": len(result.nodes),
+                  "pair": report["pair"], "gpu": sorted(nb.gpu_run(sys.argv[3]))[:3],
+                  "device": nb.setup(seed=0), "check": nb.close([0.5], [0.5])}))
+"""
+
+
+def test_the_installed_wheels_course_helpers_read_the_committed_results(installed, tmp_path):
+    """Outside a clone the helpers say where the results live and how to point at them; with
+    SPECDEC_COURSE_DIR they read the clone's committed study and GPU runs."""
+    gpu = sorted(p.name for p in (ROOT / "docs" / "gpu_runs").glob("*.json"))[0]
+    run = _run(installed, "-c", HELPERS, str(installed), str(ROOT), gpu, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "SPECDEC_COURSE_DIR" in out["outside"] and str(tmp_path) in out["outside"], out["outside"]
+    assert out["course"] == str(ROOT) and out["nodes"] > 0 and out["pair"] == "smol" and out["check"], out

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
 
     from specdec_lite import load_pair, load_prompts
-    from specdec_lite import notebook as nb
+    from specdec_lite import course as nb
     from specdec_lite.bench import cost_coefficient, gamma_sweep, jsonable
 
     nb.setup(seed=0)
