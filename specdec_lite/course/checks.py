@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ['check', 'record_calls', 'forbidden', 'own', 'as_float64', 'close', 'int_list', 'choice', 'number']
+__all__ = ["check", "record_calls", "forbidden", "own", "as_float64", "close", "int_list", "choice", "number"]
 
 
 def check(condition, message: str) -> None:

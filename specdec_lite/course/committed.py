@@ -2,9 +2,9 @@
 regenerates it.
 
 They live in the course's folder (a clone of the course), not in the package: ``results/`` and
-``docs/gpu_runs/``. :func:`course_dir` finds that folder from ``$SPECDEC_COURSE_DIR`` or, by default, the
-working directory (a notebook runs in ``lessons/<lesson>/``, a graded one in ``autograded/<student>/...``),
-so the helpers work the same whether ``specdec_lite`` is installed from a wheel or from the checkout.
+``docs/gpu_runs/``. :func:`course_dir` finds that folder from ``$SPECDEC_COURSE_DIR``, the working directory
+(a notebook runs in ``lessons/<lesson>/``, a graded one in ``autograded/<student>/...``) or the clone the
+package sits in, so the helpers work whether ``specdec_lite`` is installed from a wheel or from the checkout.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ['course_dir', 'results_path', 'committed_study', 'study_command', 'gpu_run', 'check_speedup_grid']
+__all__ = ["course_dir", "results_path", "committed_study", "study_command", "gpu_run", "check_speedup_grid"]
 
 
 COURSE_ENV = "SPECDEC_COURSE_DIR"

@@ -15,7 +15,7 @@ import numpy as np
 
 from .committed import check_speedup_grid
 
-__all__ = ['show_markdown', 'token_html', 'step_html', 'format_pvalue', 'ranked', 'format_bytes', 'speedup_page']
+__all__ = ["show_markdown", "token_html", "step_html", "format_pvalue", "ranked", "format_bytes", "speedup_page"]
 
 
 ACCEPTED_COLOUR = "#b7e4b0"

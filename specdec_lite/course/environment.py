@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ['setup', 'versions']
+__all__ = ["setup", "versions"]
 
 
 def setup(seed: int = 0) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ['random_parents', 'simulated_study']
+__all__ = ["random_parents", "simulated_study"]
 
 
 def random_parents(n: int, generator: torch.Generator) -> list[int]:

@@ -11,7 +11,7 @@ import numpy as np
 from .committed import check_speedup_grid
 from .displays import speedup_page, step_html
 
-__all__ = ['step_through', 'speedup_explorer']
+__all__ = ["step_through", "speedup_explorer"]
 
 
 def step_through(result, tokenizer, start: int = 0):
