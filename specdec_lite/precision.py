@@ -84,4 +84,4 @@ def divergences(pair, prompts, dtype: torch.dtype, *, max_new_tokens: int = 64, 
                 gap, top_gap = logit_gap(reference, prefix, own[first], fast[first])
                 row.update(target_token=own[first], speculative_token=fast[first], gap=gap, top_gap=top_gap)
             rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({"gap": float, "top_gap": float})
