@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from .autoregressive import autoregressive_generate
-from .models import eos_token_id, eval_mode, forward, new_cache
+from .models import eval_mode, forward, new_cache
 from .speculative import speculative_generate
 from .tree_speculative import tree_speculative_generate
 
@@ -68,7 +68,7 @@ def divergences(pair, prompts, dtype: torch.dtype, *, max_new_tokens: int = 64, 
     """
     draft, target = copy.deepcopy(pair.draft).to(dtype), copy.deepcopy(pair.target).to(dtype)
     reference = pair.target  # float32, for the gaps
-    eos = pair.eos_token_id if pair.eos_token_id is not None else eos_token_id(pair.target)
+    eos = pair.eos_token_id
     rows = []
     for prompt in prompts:
         ids = pair.encode(prompt.prompt)

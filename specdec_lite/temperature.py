@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from .autoregressive import autoregressive_generate
-from .models import eos_token_id, eval_mode, forward, model_device, new_cache
+from .models import eval_mode, forward, model_device, new_cache
 from .sampling import distribution
 from .speculative import speculative_generate
 from .statistics import ratio_ci
@@ -79,7 +79,7 @@ class Text:
 
 def greedy_answers(pair, prompts, max_new_tokens: int) -> list[Text]:
     """The target's own greedy answer to each prompt (``pair.encode``d), stopping at its end token."""
-    eos = pair.eos_token_id if pair.eos_token_id is not None else eos_token_id(pair.target)
+    eos = pair.eos_token_id
     texts = []
     for prompt in prompts:
         ids = pair.encode(prompt.prompt)
@@ -125,7 +125,7 @@ def sampled_acceptance(pair, prompts, temperatures, *, gamma: int = 4, max_new_t
     Prompt ``i`` is decoded with seed ``seed + i`` at every temperature. Columns as :func:`acceptance_curve`,
     with ``tested`` (first-choice nodes whose parent was accepted) in place of ``positions``.
     """
-    eos = pair.eos_token_id if pair.eos_token_id is not None else eos_token_id(pair.target)
+    eos = pair.eos_token_id
     rows = []
     for i, prompt in enumerate(prompts):
         ids = pair.encode(prompt.prompt)
