@@ -106,6 +106,19 @@ class GenerationResult:
 
         return pd.DataFrame([asdict(s) for s in self.steps], columns=list(StepRecord.__dataclass_fields__))
 
+    def to_dict(self) -> dict:
+        """The result as plain JSON types (tokens a list of ints, records lists of dicts); :meth:`from_dict` reads it back."""
+        return {"tokens": self.tokens.tolist(), "steps": [asdict(s) for s in self.steps],
+                "nodes": [asdict(n) for n in self.nodes], "draft_calls": self.draft_calls,
+                "target_calls": self.target_calls, "wall_time": self.wall_time}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GenerationResult:
+        """The result that :meth:`to_dict` wrote (a ``KeyError``/``TypeError`` names a missing or unexpected field)."""
+        return cls(tokens=torch.tensor(data["tokens"], dtype=torch.long),
+                   steps=[StepRecord(**s) for s in data["steps"]], nodes=[NodeRecord(**n) for n in data["nodes"]],
+                   draft_calls=data["draft_calls"], target_calls=data["target_calls"], wall_time=data["wall_time"])
+
 
 @dataclass
 class Recorder:

@@ -8,9 +8,11 @@ For every lesson, submissions are built from the released notebook by filling it
   submissions as the exercise with the most wrong answers has, each exercise's wrong kinds in turns, so that
   every committed wrong answer is graded once at least; every exercise's test cell must score 0 in each.
 
-Exercises whose broken variants are too many to grade through nbgrader (``BROKEN`` in a fixture module: the
-sampled loop of lesson 3, the stochastic tree walk of lesson 4) have their test cell run directly on each
-variant, without the lesson's models: each variant must fail it, and the solution must pass it.
+Exercises with more broken variants than a hard-coded and a delegating answer (``BROKEN`` in a fixture module:
+the sampled loop of lesson 3, the stochastic tree verification and walk of lesson 4, and their slips) have their
+test cell run directly on each extra variant, without the lesson's models: each variant must fail it, and the
+solution and the alternative must pass it. An autograde runs the whole lesson (one to two minutes in CI), so each
+lesson gets three: the alternative and two wrong submissions.
 
 The fast test checks that every answer cell of the lessons has its fixture students.
 """
@@ -194,6 +196,7 @@ from specdec_lite.sampling import distribution, make_generator, sample
 DIRECT = {
     "speculative_sample": ("03_rejection_sampling",
                            ["toy_rule", "acceptance_probability", "residual", "accept_or_resample", "toy_language"]),
+    "accept_children": ("04_token_trees", []),
     "accepted_path_sampled": ("04_token_trees", ["accept_children", "toy_tree"]),
 }
 

@@ -360,3 +360,25 @@ def test_course_dir_is_found_from_the_working_directory_or_the_environment(tmp_p
     monkeypatch.setenv("SPECDEC_COURSE_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="has no results/ folder"):
         nb.course_dir()
+
+
+def test_recorded_runs_read_back_whole_generations():
+    """Lesson 2's recorded speculative runs: every step and node record, consistent with the tokens."""
+    from specdec_lite import course as nb
+
+    report, recorded = nb.recorded_runs("02_draft_and_verify")
+    assert report["command"].startswith("python tools/lesson_runs.py") and report["machine"]["cpus"] >= 1
+    assert [len(runs) for runs in recorded.values()] == [1, 4]
+    for question, result in (run for runs in recorded.values() for run in runs):
+        assert isinstance(question, str) and result.tokens.dtype == torch.long
+        assert sum(s.emitted for s in result.steps) == len(result.tokens) and result.target_calls == len(result.steps)
+        assert len(result.nodes) == sum(s.drafted for s in result.steps)
+        assert [n.token for n in result.nodes if n.accepted] == [
+            t for s, start in zip(result.steps, _starts(result.steps)) for t in result.tokens[start:start + s.accepted].tolist()]
+
+
+def _starts(steps):
+    start = 0
+    for step in steps:
+        yield start
+        start += step.emitted

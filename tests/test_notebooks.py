@@ -113,9 +113,10 @@ def test_student_versions_leak_no_answers():
 
 # Library functions that a lesson's hidden tests forbid (nb.own) but that its visible cells may still import, and why.
 VISIBLE_REFERENCES_ALLOWED = {
-    # the decoders that section 1 demonstrates and section 5 compares with; speculative_decode's hidden test makes
-    # a submission that calls them fail
-    "02_draft_and_verify": {"speculative_generate", "autoregressive_generate"},
+    # the target alone, the baseline that sections 1 and 5 compare with (lesson 1's loop, not this lesson's answer);
+    # speculative_decode's hidden test makes a submission that calls it fail. The speculative loop itself is not
+    # imported: the lesson reads a recorded run of it (nb.recorded_runs)
+    "02_draft_and_verify": {"autoregressive_generate"},
     # the tree decoder whose step records section 3 reads and which section 6 measures (no exercise's answer)
     "04_token_trees": {"tree_speculative_generate"},
     # measurements of real caches that the learner's formulas are checked against (the formulas take model shapes,

@@ -250,3 +250,34 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
              for name, a, ms in (("shortlist", 0.52, 5.0), ("full", 0.50, 10.0))} | {"how": "a test", "target_step_ms": 100.0}
     card = card_smol.render(ev, log, None, tmp_path, tried)
     assert "| shortlist (shipped) | 0.520 | code 0.52 | 5.0 ms | 0.050 |" in card and "at 50% of the full draft's" in card
+
+
+@pytest.mark.slow
+@needs_smol
+def test_lesson_2_recorded_runs_are_what_the_library_decodes_now(smol_pair):
+    """Lesson 2 shows recorded runs of speculative_generate (the loop its exercise 3 asks for): they must be what the
+    library gives today, with the settings the recording tool names, and read back step for step."""
+    import sys
+    from pathlib import Path
+
+    from specdec_lite import course as nb
+    from specdec_lite.results import GenerationResult
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import lesson_runs
+
+    spec = lesson_runs.LESSONS["02_draft_and_verify"]
+    report, recorded = nb.recorded_runs("02_draft_and_verify")
+    assert report["config"]["gamma"] == spec["gamma"] and report["config"]["pair"] == spec["pair"] == "smol"
+    assert {name: [q for q, _ in runs] for name, runs in recorded.items()} == {
+        name: [q for q, _ in runs] for name, runs in spec["runs"].items()}
+    for name, runs in spec["runs"].items():
+        for (question, n), (_, saved) in zip(runs, recorded[name]):
+            now = speculative_generate(smol_pair.draft, smol_pair.target, smol_pair.encode(question), n,
+                                       gamma=spec["gamma"], eos_token_id=smol_pair.eos_token_id)
+            assert torch.equal(saved.tokens, now.tokens), question
+            assert saved.target_calls == now.target_calls and saved.draft_calls == now.draft_calls
+            assert [(s.drafted, s.accepted, s.emitted) for s in saved.steps] == [
+                (s.drafted, s.accepted, s.emitted) for s in now.steps]
+            assert [(n_.token, n_.accepted) for n_ in saved.nodes] == [(n_.token, n_.accepted) for n_ in now.nodes]
+            assert GenerationResult.from_dict(now.to_dict()).nodes == now.nodes  # the round trip keeps every field

@@ -14,6 +14,7 @@ subpackage holds what only the notebooks use, one module per kind of helper. Eve
 * :mod:`~specdec_lite.course.committed` - the course's committed measurements, too slow for a lesson's
   3 minutes: :func:`course_dir` finds the course's folder, :func:`results_path` a file under its
   ``results/``, :func:`committed_study` reads back a study saved by ``specdec-lite study --out``,
+  :func:`recorded_runs` the library's decoding runs that a lesson shows before the learner writes the loop,
   :func:`study_command` gives the command line that reruns it, :func:`gpu_run` a GPU measurement from
   ``docs/gpu_runs/``.
 * :mod:`~specdec_lite.course.exercises` - made-up inputs with known answers, for demonstrations and
@@ -32,7 +33,7 @@ bars.
 
 from ..statistics import ChiSquare, chi_square_test
 from .checks import as_float64, check, choice, close, forbidden, int_list, number, own, record_calls
-from .committed import committed_study, course_dir, gpu_run, results_path, study_command
+from .committed import committed_study, course_dir, gpu_run, recorded_runs, results_path, study_command
 from .displays import format_bytes, format_pvalue, ranked, show_markdown, speedup_page, step_html, token_html
 from .environment import setup, versions
 from .exercises import random_parents, simulated_study
@@ -41,7 +42,7 @@ from .widgets import speedup_explorer, step_through
 __all__ = [
     "setup", "versions",
     "check", "record_calls", "forbidden", "own", "close", "as_float64", "int_list", "choice", "number",
-    "course_dir", "results_path", "committed_study", "study_command", "gpu_run",
+    "course_dir", "results_path", "committed_study", "recorded_runs", "study_command", "gpu_run",
     "random_parents", "simulated_study",
     "show_markdown", "token_html", "step_html", "speedup_page", "ranked", "format_bytes", "format_pvalue",
     "step_through", "speedup_explorer",

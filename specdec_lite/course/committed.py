@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["course_dir", "results_path", "committed_study", "study_command", "gpu_run", "check_speedup_grid"]
+__all__ = ["course_dir", "results_path", "committed_study", "recorded_runs", "study_command", "gpu_run",
+           "check_speedup_grid"]
 
 
 COURSE_ENV = "SPECDEC_COURSE_DIR"
@@ -76,6 +77,21 @@ def committed_study(folder) -> tuple:
 
     result = read_study(folder)
     return result, json.loads((Path(folder) / "study.json").read_text())
+
+
+def recorded_runs(lesson: str) -> tuple[dict, dict]:
+    """The library's decoding runs recorded for ``lesson`` by ``tools/lesson_runs.py``, as ``(report, runs)``.
+
+    ``runs`` maps each run's name to a list of ``(question, GenerationResult)``, the results rebuilt with
+    :meth:`~specdec_lite.results.GenerationResult.from_dict`; ``report`` is the JSON (command, machine, config).
+    A lesson reads these where it shows a loop that one of its exercises asks the learner to write.
+    """
+    from ..results import GenerationResult
+
+    report = json.loads(results_path("lessons", f"{lesson}.json").read_text())
+    runs = {name: [(run["question"], GenerationResult.from_dict(run["result"])) for run in entries]
+            for name, entries in report["runs"].items()}
+    return report, runs
 
 
 def study_command(report: dict, out: str) -> list[str]:

@@ -9,13 +9,13 @@ cell's grade_id a dict of complete answer-cell sources,
   nothing sensible otherwise: it must lose that exercise's points;
 * ``"delegating"``: an answer that calls the library's own version of the function: it must lose them too.
   Where the course's library has no function that is the answer (lesson 0, ``generation_time``,
-  ``accept_greedy``), ``"slip"`` takes its place: a plausible mistake that must also lose them. Some exercises
-  have both (lesson 4's ``accept_children``, whose slip is the broken variant of stochastic verification that
-  never moves to the residual; the sampled loop of lesson 3 and the tree walk of lesson 4). Every one of them is
-  graded: a lesson gets as many wrong submissions as its exercise with the most wrong kinds.
+  ``accept_greedy``), ``"slip"`` takes its place: a plausible mistake that must also lose them. Every one of
+  them is graded: a lesson gets as many wrong submissions as its exercise with the most wrong kinds (two).
 
 A module may also hold ``BROKEN``: for an answer cell's grade_id, more broken variants (by name) that its test
 cell must fail; they are run on the test cell directly, without nbgrader, since one autograde each would be slow.
+Where an exercise has a slip besides its delegating answer (lesson 3's sampled loop, lesson 4's stochastic
+verification that never moves to the residual, and its tree walk), the slip is one of them.
 
 Nothing here is copied into a release: it lives under tests/, not beside a source notebook.
 """

@@ -227,3 +227,8 @@ BROKEN = {"accepted_path_sampled": {
                 path.append(node)
     ''',
 }}
+
+# The slips (plausible mistakes) are graded with them, directly on their test cells: an autograde of their own would
+# cost minutes of CI.
+BROKEN["accepted_path_sampled"]["slip"] = ANSWERS["accepted_path_sampled"].pop("slip")
+BROKEN["accept_children"] = {"slip": ANSWERS["accept_children"].pop("slip")}
