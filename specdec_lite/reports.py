@@ -1,6 +1,6 @@
 """JSON reports: the values a report holds, turned into plain Python types that ``json.dumps`` writes.
 
-The bench, the study, the budgets and the command line build their JSON objects through :func:`jsonable`;
+The bench, the study, the policies and the command line build their JSON objects through :func:`jsonable`;
 the measurement scripts in ``tools/`` say where and how a result was made with :func:`provenance`.
 """
 

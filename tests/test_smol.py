@@ -203,27 +203,27 @@ def test_model_card_renders_committed_results_and_fences_samples(tmp_path):
     """The card reads every figure from its inputs, and a prompt holding a code fence cannot break the card."""
     from training import card_smol
 
-    ev = {"machine": "test CPU", "torch": "x", "budgets": {"c": 0.12, "alpha": 0.65, "speedup": 1.3},
+    ev = {"machine": "test CPU", "torch": "x", "goals": {"c": 0.12, "alpha": 0.65, "speedup": 1.3},
           "parameters": {"target": 134_000_000, "draft": 5_000_000},
           "cost": {"c": 0.2, "draft_step_s": 0.02, "target_step_s": 0.1},
           "samples": {"code": {"id": "code-1", "prompt": "```python\ndef f():", "answer": "```python\nreturn 1\n```"}}}
     log = {"shape": {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1, "num_key_value_heads": 1},
            "variant": "full", "parameters": 5e6, "steps": 1, "batch": 1, "lr": 0.1, "device_name": "cpu", "seconds": 1,
            "torch": "x", "log": [{"kl": 2.0, "top1_agreement": 0.1}, {"kl": 1.0, "top1_agreement": 0.5}]}
-    budgets = {"settings": {"per_domain": 8}, "machine": {"threads": 1, "load_average_before": [1.0, 1.0, 1.0]},
+    policies = {"settings": {"per_domain": 8}, "machine": {"threads": 1, "load_average_before": [1.0, 1.0, 1.0]},
                "result": {"alphas": [{"domain": d, "drafter": "draft", "alpha": a}
                                      for d, a in zip(("code", "math", "logic", "chat"), (0.7, 0.6, 0.5, 0.4))],
                           "predictions": [{"domain": "all", "drafter": "draft", "gamma": 1, "alpha": 0.55}],
                           "summary": [{"domain": "all", "fixed_speedup": 1.31}],
                           "policies": {"fixed": {"code": ["draft", 3]}}}}
-    (tmp_path / "budgets").mkdir()
-    (tmp_path / "budgets" / "smol.json").write_text(json.dumps(budgets))
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "smol.json").write_text(json.dumps(policies))
     card = card_smol.render(ev, log, None, tmp_path)
     assert "| 0.200 (20.0 ms / 100.0 ms) | **missed** |" in card
     assert "| >= 0.65 | 0.550 | **missed** |" in card and "| >= 0.65 | 0.400 | **missed** |" in card
     assert "| >= 1.3x | 1.31x | met |" in card
     assert card.count("````text") == 2 and "```python\ndef f():" in card
-    # acceptance measured by evaluate_smol over the study prompts replaces the budgets run's; its speed-up stays
+    # acceptance measured by evaluate_smol over the study prompts replaces the policy run's; its speed-up stays
     ev["acceptance"] = {"gamma": 4, "all": {"alpha": 0.66}, **{
         d: {"prompts": 50, "alpha": a, "alpha_ci": [a - 0.1, a + 0.1], "per_drafted_token": a, "accepted_per_step": 1.0}
         for d, a in zip(("code", "math", "logic", "chat"), (0.8, 0.7, 0.68, 0.46))}}

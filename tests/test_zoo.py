@@ -51,7 +51,7 @@ def test_checkpoints_load_and_share_the_vocabulary():
 
 
 @trained
-def test_shipped_weights_fit_the_budget():
+def test_shipped_weights_fit_the_size_goal():
     files = [f for part in ("tokenizer", "target", "draft") for f in (TINY_DIR / part).rglob("*") if f.is_file()]
     assert sum(f.stat().st_size for f in files) <= MAX_SHIPPED_BYTES
 
@@ -97,7 +97,7 @@ def _fake_reports():
     return log, ev
 
 
-def test_model_card_renders_every_section_and_budget_verdict():
+def test_model_card_renders_every_section_and_goal_verdict():
     from training.card_tiny import render
 
     log, ev = _fake_reports()

@@ -20,7 +20,7 @@ The SmolLM2 pair (``load_pair("smol")``), a draft distilled from SmolLM2-135M-In
 * :mod:`training.distill_data` - the target's answers to them, ``training/data/distill_data.npz``
   (committed: the distillation data of this draft and of the course's later drafters);
 * :mod:`training.train_smol` - the draft, full-vocabulary or shortlist;
-* :mod:`training.evaluate_smol` - budgets, acceptance, benchmark, generalisation -> ``eval.json``, and
+* :mod:`training.evaluate_smol` - goals, acceptance, benchmark, generalisation -> ``eval.json``, and
   :mod:`training.card_smol` renders the card.
 
 Shared by both: :mod:`training.trainer` (one AdamW loop, learning-rate schedule and forward-KL loss; the

@@ -20,29 +20,29 @@ def _ok(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _budgets(ev: dict, results: Path | None = None) -> str:
-    budgets, rows = ev["budgets"], []
+def _goals(ev: dict, results: Path | None = None) -> str:
+    goals, rows = ev["goals"], []
     if "cost" in ev:
         c = ev["cost"]
-        rows.append(["c = T(draft step) / T(target step)", f"<= {budgets['c']}",
+        rows.append(["c = T(draft step) / T(target step)", f"<= {goals['c']}",
                      f"{c['c']:.3f} ({1e3 * c['draft_step_s']:.1f} ms / {1e3 * c['target_step_s']:.1f} ms)",
-                     _ok(c["c"] <= budgets["c"])])
+                     _ok(c["c"] <= goals["c"])])
     if "acceptance" in ev:
         acc = ev["acceptance"]
         worst = min(acc[d]["alpha"] for d in ("code", "math", "logic", "chat") if d in acc)
         prompts = sum(acc[d]["prompts"] for d in ("code", "math", "logic", "chat") if d in acc)
         rows.append([f"greedy chain acceptance per tested token (gamma {acc['gamma']}), {prompts} study prompts",
-                     f">= {budgets['alpha']}", f"{acc['all']['alpha']:.3f}", _ok(acc["all"]["alpha"] >= budgets["alpha"])])
-        rows.append(["... in the weakest domain", f">= {budgets['alpha']}", f"{worst:.3f}", _ok(worst >= budgets["alpha"])])
+                     f">= {goals['alpha']}", f"{acc['all']['alpha']:.3f}", _ok(acc["all"]["alpha"] >= goals["alpha"])])
+        rows.append(["... in the weakest domain", f">= {goals['alpha']}", f"{worst:.3f}", _ok(worst >= goals["alpha"])])
     if "bench" in ev:
         bench = ev["bench"]
         best = max(bench["gamma_sweep"], key=lambda r: r["measured_speedup"])
         summary = {row["decoder"]: row for row in bench["summary"]}
         prompts = summary["target"]["runs"] // bench["config"]["repeats"]
         rows.append([f"greedy chain speed-up over the target alone, best gamma of the sweep, median over {prompts} study "
-                     "prompts (Speed, below)", f">= {budgets['speedup']}x",
+                     "prompts (Speed, below)", f">= {goals['speedup']}x",
                      f"{best['measured_speedup']:.2f}x at gamma {best['gamma']}",
-                     _ok(best["measured_speedup"] >= budgets["speedup"])])
+                     _ok(best["measured_speedup"] >= goals["speedup"])])
         if "hf_assisted" in summary:
             ratio = summary["chain"]["vs_hf_assisted"]
             rows.append([f"chain against Hugging Face assisted generation, both at gamma {bench['config']['gamma']}, "
@@ -51,7 +51,7 @@ def _budgets(ev: dict, results: Path | None = None) -> str:
                          f"{summary['hf_assisted']['speedup']:.2f}x the target)", _ok(ratio >= 1)])
     if results is not None:  # from the committed runs: the held-out speed-up, and what eval.json lacks
         rows += _committed(results, acceptance="acceptance" not in ev)
-    return table(rows, ["budget", "target", "measured", ""])
+    return table(rows, ["goal", "threshold", "measured", ""])
 
 
 def _acceptance(ev: dict) -> str:
@@ -80,11 +80,11 @@ def _bench(ev: dict) -> str:
 
 
 def _committed(root: Path, acceptance: bool = True) -> list[str]:
-    """Budget rows from the course's committed study and budgets runs (``results/``), where they exist:
+    """Goal rows from the course's committed study and policy runs (``results/``), where they exist:
     the acceptance rows when ``acceptance``, the held-out speed-up, and the tree study's rate."""
-    rows, study_file, budgets_file = [], root / "study" / "smol" / "study.json", root / "budgets" / "smol.json"
-    if budgets_file.exists():
-        run = json.loads(budgets_file.read_text())
+    rows, study_file, policy_file = [], root / "study" / "smol" / "study.json", root / "policies" / "smol.json"
+    if policy_file.exists():
+        run = json.loads(policy_file.read_text())
         result, settings = run["result"], run["settings"]
         threads = run["machine"]["threads"]
         machine = f"{threads} thread{'s' * (threads > 1)}, load average {run['machine']['load_average_before'][0]:.1f}"
@@ -92,14 +92,14 @@ def _committed(root: Path, acceptance: bool = True) -> list[str]:
             alphas = {(a["domain"], a["drafter"]): a["alpha"] for a in result["alphas"]}
             pooled = next(p["alpha"] for p in result["predictions"] if p["domain"] == "all" and p["drafter"] == "draft")
             worst = min(alphas[(d, "draft")] for d in ("code", "math", "logic", "chat"))
-            where = f"`results/budgets/smol.json`: {settings['per_domain'] // 2} fit prompts per domain, gamma 4, {machine}"
+            where = f"`results/policies/smol.json`: {settings['per_domain'] // 2} fit prompts per domain, gamma 4, {machine}"
             rows.append([f"greedy chain acceptance per tested token ({where})", ">= 0.65", f"{pooled:.3f}",
                          _ok(pooled >= 0.65)])
             rows.append(["... in the weakest domain", ">= 0.65", f"{worst:.3f}", _ok(worst >= 0.65)])
         overall = next(r for r in result["summary"] if r["domain"] == "all")
         gamma = result["policies"]["fixed"]["code"][1]
         rows.append([f"greedy chain speed-up over the target alone at the fitted best gamma ({gamma}), median "
-                     f"over {settings['per_domain'] // 2 * 4} held-out prompts (`results/budgets/smol.json`, "
+                     f"over {settings['per_domain'] // 2 * 4} held-out prompts (`results/policies/smol.json`, "
                      f"{machine})", ">= 1.3x", f"{overall['fixed_speedup']:.2f}x", _ok(overall["fixed_speedup"] >= 1.3)])
     if study_file.exists():
         study = json.loads(study_file.read_text())
@@ -145,7 +145,7 @@ def _training(log: dict) -> str:
 
 
 def _attempts(tried: dict) -> str:
-    """The two drafts trained and compared (``shortlist_vs_full.json``), and why the budgets stay missed."""
+    """The two drafts trained and compared (``shortlist_vs_full.json``), and why the goals stay missed."""
     rows = [[name + (" (shipped)" if name == "shortlist" else ""), f"{run['alpha']:.3f}",
              ", ".join(f"{d} {a:.2f}" for d, a in run["by_domain"].items()), f"{run['draft_step_ms']:.1f} ms",
              f"{run['c']:.3f}"] for name, run in tried.items() if isinstance(run, dict)]
@@ -154,10 +154,10 @@ def _attempts(tried: dict) -> str:
         f"Measured as: {tried['how']}; target step {tried['target_step_ms']:.1f} ms.",
         f"The shortlist draft was kept: alpha {tried['shortlist']['alpha']:.3f} against {tried['full']['alpha']:.3f}, at "
         f"{tried['shortlist']['c'] / tried['full']['c']:.0%} of the full draft's step cost. Neither reaches the "
-        "acceptance budget; \"Where the draft generalises\" below locates the shortfall, in the drop of agreement "
+        "acceptance goal; \"Where the draft generalises\" below locates the shortfall, in the drop of agreement "
         "from the training instructions to new instructions of the same templates, and again to the study's prompts. "
         "What should close it is distillation data closer to the study's prompts and a longer run, which took a GPU "
-        "the last time (see Data and training); without one the budgets stay missed and are reported as such.",
+        "the last time (see Data and training); without one the goals stay missed and are reported as such.",
     ])
 
 
@@ -184,9 +184,9 @@ def render(ev: dict, log: dict, data: dict | None, results: Path | None = None, 
                      f"the target greedily and {data['samples']} times sampled at temperature {data['temperature']}: "
                      f"{data['sequences']} sequences, {data['answer_tokens']} answer tokens "
                      "(`training/data/distill_data.npz`).")
-    parts += [_training(log), "", "## Budgets", "", _budgets(ev, results), ""]
+    parts += [_training(log), "", "## Goals", "", _goals(ev, results), ""]
     if tried:
-        parts += ["## What was tried for the missed budgets", "", _attempts(tried), ""]
+        parts += ["## What was tried for the missed goals", "", _attempts(tried), ""]
     if "acceptance" in ev:
         parts += [f"## Acceptance by domain (greedy chain, gamma {ev['acceptance']['gamma']}, 64 new tokens)", "",
                   _acceptance(ev), ""]

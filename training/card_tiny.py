@@ -74,10 +74,10 @@ MODELS = """## Models
 |---|---|---|---|---|---|---|
 {rows}
 
-Budgets: at most 40 MB shipped, loading in under 5 s, and a cost ratio c = T(draft step) /
+Goals: at most 40 MB shipped, loading in under 5 s, and a cost ratio c = T(draft step) /
 T(target step) of at most 0.15. On a CPU a small model's cost per token is mostly fixed overhead
 per call and per layer, so the draft is kept much shallower than the target, and the target is as
-large as the weight budget and the training time allow. Whether each budget was met is stated with
+large as the size goal and the training time allow. Whether each goal was met is stated with
 the measurements below.
 
 **Draft objective: distillation.** The draft is trained on the same corpus to match the target's
@@ -107,14 +107,13 @@ tenth of the peak; gradient clipping at 1.0. Fixed seeds throughout.
 
 EVALUATION = """## Measurements
 
-Command: `{command}` on the 2-core CPU, {threads} thread(s), while the machine was shared with
-other work; figures are in `eval.json`.
+Command: `{command}` on the 2-core CPU, {threads} thread(s), {machine_load}; figures are in `eval.json`.
 
-* Shipped size (tokenizer + target + draft): **{mb:.1f} MB** ({mb_ok} the 40 MB budget); load time of
-  all three with `from_pretrained`: **{load:.2f} s** (median of 3; {load_ok} the 5 s budget).
+* Shipped size (tokenizer + target + draft): **{mb:.1f} MB** ({mb_ok} the 40 MB goal); load time of
+  all three with `from_pretrained`: **{load:.2f} s** (median of 3; {load_ok} the 5 s goal).
 * One cached forward pass of one token behind a 64-token context (median after warm-up rounds, as
   `specdec_lite.bench.cost_coefficient` measures it): draft **{draft_ms:.2f} ms**, target
-  **{target_ms:.2f} ms**, so **c = {c:.3f}** ({c_ok} the 0.15 budget); the target scoring
+  **{target_ms:.2f} ms**, so **c = {c:.3f}** ({c_ok} the 0.15 goal); the target scoring
   {verify_tokens} tokens at once takes {target_ms_verify:.2f} ms.
 
 ### Held-out perplexity
@@ -159,8 +158,8 @@ Best: **{best:.2f}x at gamma {best_gamma}** ({speed_ok} the 1.5x the course aims
 * The chat corpus holds only a few hundred distinct dialogues (see the data table), so the chat
   figures partly measure memorisation; compare domains with that in mind, and use the hook in
   `specdec_lite.prompts.load_prompts` (``path=`` or ``SPECDEC_PROMPTS``) with a real pair for the study.
-* Timings come from a CPU shared with other work; the speed-up is a median over prompts and varies
-  from run to run. The best gamma may lie beyond the largest one measured.
+* Timings come from one run on a 2-core CPU (its load is given above); the speed-up is a median over
+  prompts and varies from run to run. The best gamma may lie beyond the largest one measured.
 """
 
 
@@ -210,12 +209,20 @@ def _samples(ev: dict) -> str:
     return "\n\n".join(blocks)
 
 
+def _machine_load(ev: dict) -> str:
+    """How busy the machine was when the measurement started (older reports did not record it)."""
+    if "load_average_before" not in ev:
+        return "load not recorded"
+    return f"load average {ev['load_average_before'][0]:.2f} at the start"
+
+
 def _evaluation(ev: dict) -> str:
     cost, acc, speed = ev["cost"], ev["acceptance"], ev["speedup_chat"]
     ppl, by_gamma = ev["perplexity"], speed["median_speedup_by_gamma"]
     acc_columns = ("prompts", "drafted", "acceptance_rate", "accepted_per_step", "tokens_per_target_call")
     return EVALUATION.format(
-        command=ev["command"], threads=ev["threads"], mb=ev["shipped_mb"], load=ev["load_seconds"], **cost,
+        command=ev["command"], threads=ev["threads"], machine_load=_machine_load(ev), mb=ev["shipped_mb"],
+        load=ev["load_seconds"], **cost,
         ppl_rows=table([[d, ppl[d]["tokens"], ppl[d]["target"], ppl[d]["draft"]] for d in DOMAINS]),
         gamma=acc["gamma"],
         acc_rows=table([[d] + [acc[d][column] for column in acc_columns] for d in DOMAINS]),

@@ -1,16 +1,16 @@
-"""Measure the SmolLM2 pair against its budgets: ``python -m training.evaluate_smol [--threads 2]``.
+"""Measure the SmolLM2 pair against its goals: ``python -m training.evaluate_smol [--threads 2]``.
 
 Writes ``specdec_lite/zoo/smol/eval.json`` and renders ``smol/MODEL_CARD.md`` (:mod:`training.card_smol`):
 
 * ``load_seconds`` - ``load_pair("smol")`` from the converted cache (median of 3, in-process);
 * ``cost`` - :func:`specdec_lite.bench.cost_coefficient`: median cached step of draft and target
-  (64-token context, after warm-up rounds) and ``c = T(draft step) / T(target step)``; budget ``c <= 0.12``;
+  (64-token context, after warm-up rounds) and ``c = T(draft step) / T(target step)``; goal ``c <= 0.12``;
 * ``acceptance`` - greedy chain speculation (``gamma`` 4, 64 new tokens) over the 200 study prompts
   (:func:`specdec_lite.study.run_study`): per domain, the acceptance per tested token (alpha, the
-  rate of the theory; budget >= 0.65), per drafted token, and accepted tokens per step;
+  rate of the theory; goal >= 0.65), per drafted token, and accepted tokens per step;
 * ``bench`` - :func:`specdec_lite.bench.run_bench` on ``--bench-prompts`` prompts per domain: the
   target alone, chain, tree and Hugging Face assisted generation (greedy, 64 new tokens), and a gamma
-  sweep; budget: chain at the best gamma >= 1.3x the target alone, and at least as fast as HF assisted;
+  sweep; goal: chain at the best gamma >= 1.3x the target alone, and at least as fast as HF assisted;
 * ``samples`` - the pair's greedy answer to the first prompt of each domain;
 * ``generalisation`` - the draft's teacher-forced top-1 agreement with the target on the target's greedy
   answers, by domain, for three kinds of prompt: training instructions (sequences of the distillation
@@ -40,7 +40,7 @@ from .evaluation import header, median_seconds, write_report
 from .instructions import training_instructions
 from .train_smol import kl_loss
 
-BUDGETS = {"c": 0.12, "alpha": 0.65, "speedup": 1.3}
+GOALS = {"c": 0.12, "alpha": 0.65, "speedup": 1.3}
 
 
 def acceptance(pair, gamma: int, new_tokens: int, per_domain: int | None = None) -> dict:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
-    report.update(header("training.evaluate_smol", args.threads) | {"budgets": BUDGETS})
+    report.update(header("training.evaluate_smol", args.threads) | {"goals": GOALS})
 
     def save():
         write_report(args.out, report)

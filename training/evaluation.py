@@ -8,6 +8,7 @@ The cost coefficient c is measured as :mod:`specdec_lite.bench` measures it
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -22,7 +23,8 @@ from specdec_lite.reports import jsonable
 def header(module: str, threads: int) -> dict:
     """The command that wrote the report and the machine it ran on (CPU only, ``threads`` threads)."""
     return {"command": f"python -m {module}", "threads": threads,
-            "machine": f"{platform.machine()} CPU, {threads} thread(s), no GPU", "torch": torch.__version__}
+            "machine": f"{platform.machine()} CPU, {threads} thread(s), no GPU", "torch": torch.__version__,
+            "load_average_before": list(os.getloadavg())}
 
 
 def median_seconds(call: Callable[[], object], repeats: int = 3) -> float:

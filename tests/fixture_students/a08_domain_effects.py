@@ -61,10 +61,10 @@ ANSWERS = {
             def choose_gammas(alphas, draft_step, target_step, verify, gammas):
                 if set(alphas) == {"x"}:
                     return {"x": 1 if alphas["x"] == 0 else 2}
-                return {d: budgets.policies["domain_gamma"][d][1] for d in alphas}   # the committed choices
+                return {d: policy_run.policies["domain_gamma"][d][1] for d in alphas}   # the committed choices
         ''',
         "delegating": '''
-            from specdec_lite.budgets import choose as _choose
+            from specdec_lite.policy import choose as _choose
 
 
             def choose_gammas(alphas, draft_step, target_step, verify, gammas):

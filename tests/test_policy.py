@@ -1,4 +1,4 @@
-"""Domain-aware budgets: the split, the prediction and the choice, and one fit-and-measure run on a random pair."""
+"""Domain-aware speculation policies: the split, the prediction and the choice, and one fit-and-measure run on a random pair."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from specdec_lite.budgets import BudgetResult, choose, fit_and_measure, predicted_speedup, split_prompts
+from specdec_lite.policy import PolicyResult, choose, fit_and_measure, predicted_speedup, split_prompts
 from specdec_lite.prompts import DOMAINS
 from specdec_lite.theory import expected_tokens_per_call
 
@@ -64,8 +64,8 @@ def test_fit_and_measure_runs_and_keeps_outputs_exact():
     assert list(result.summary["domain"]) == [*DOMAINS, "all"]
     assert (result.summary["fixed_speedup"] > 0).all()
     assert set(result.alphas["drafter"]) == {"draft", "lookup"}
-    # what tools/run_budgets.py commits must come back as it was
-    back = BudgetResult.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
+    # what tools/run_policies.py commits must come back as it was
+    back = PolicyResult.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
     assert back.policies == result.policies
     assert back.costs["verify"].keys() == result.costs["verify"].keys()
     pd.testing.assert_frame_equal(back.summary, result.summary, check_dtype=False)

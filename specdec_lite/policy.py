@@ -35,7 +35,7 @@ from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, expected_speedup
 
-__all__ = ["split_prompts", "predicted_speedup", "choose", "BudgetResult", "fit_and_measure"]
+__all__ = ["split_prompts", "predicted_speedup", "choose", "PolicyResult", "fit_and_measure"]
 
 
 def split_prompts(prompts: list, seed: int = 0) -> tuple[list, list]:
@@ -73,7 +73,7 @@ def choose(alphas: pd.DataFrame, costs: dict, verify: dict[int, float], gammas: 
 
 
 @dataclass
-class BudgetResult:
+class PolicyResult:
     """What was fitted and measured; ``policies`` maps a policy name to ``{domain: (drafter, gamma)}``."""
 
     alphas: pd.DataFrame
@@ -89,7 +89,7 @@ class BudgetResult:
         return jsonable(tables | {"policies": self.policies, "costs": self.costs})
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BudgetResult":
+    def from_dict(cls, data: dict) -> "PolicyResult":
         """The inverse of :meth:`to_dict` (JSON's nulls become NaN again, ``verify`` gets its integer gammas back)."""
         costs = dict(data["costs"])
         costs["verify"] = {int(g): t for g, t in costs.get("verify", {}).items()}
@@ -106,7 +106,7 @@ def _pooled_alpha(frames: list[pd.DataFrame]) -> float:
 
 def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gamma: int = 4, max_new_tokens: int = 64,
                     repeats: int = 1, seed: int = 0, lookup: PromptLookup | None = None,
-                    progress: bool = False) -> BudgetResult:
+                    progress: bool = False) -> PolicyResult:
     """Fit per-domain and fixed policies on half of ``prompts``, and time them on the other half (greedy)."""
     drafters = {"draft": pair.draft, "lookup": lookup or PromptLookup(vocab_size=pair.target.config.vocab_size)}
     fit, held_out = split_prompts(prompts, seed)
@@ -152,7 +152,7 @@ def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gam
     for name in policies:  # greedy: every policy must reproduce the target's own output
         if not all(torch.equal(t.cpu(), r.cpu()) for (t, _), r in zip(last[name], reference)):
             raise RuntimeError(f"policy {name!r} changed the greedy output: speculative decoding is broken.")
-    return BudgetResult(alphas, predictions, policies, runs, _summary(runs, policies), costs | {"verify": verify})
+    return PolicyResult(alphas, predictions, policies, runs, _summary(runs, policies), costs | {"verify": verify})
 
 
 def _lookup_step(lookup: PromptLookup, length: int = 200, repeats: int = 20) -> float:

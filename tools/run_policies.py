@@ -1,11 +1,14 @@
-"""Domain-aware budgets and draft selection on a pair, for lesson 8: ``python tools/run_budgets.py OUT.json``.
+"""Domain-aware speculation policies (each domain's drafter and gamma) on a pair, for lesson 8.
 
-Runs :func:`specdec_lite.budgets.fit_and_measure` (fit each domain's drafter and gamma on half of its prompts,
+    python tools/run_policies.py OUT.json
+
+
+Runs :func:`specdec_lite.policy.fit_and_measure` (fit each domain's drafter and gamma on half of its prompts,
 time the policies on the other half, greedy) and writes the result with what is needed to judge it: the pair,
 the prompts used, the settings, the machine, its load, and how long the run took. The course's committed
-copy is ``results/budgets/smol.json``:
+copy is ``results/policies/smol.json``:
 
-    python tools/run_budgets.py results/budgets/smol.json --pair smol --per-domain 8
+    python tools/run_policies.py results/policies/smol.json --pair smol --per-domain 8
 
 The first ``--per-domain`` prompts of each domain of the pair's prompt set are used (half to fit, half to measure).
 """
@@ -22,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from specdec_lite.bench import jsonable
-from specdec_lite.budgets import fit_and_measure
 from specdec_lite.pairs import load_pair
+from specdec_lite.policy import fit_and_measure
 from specdec_lite.prompts import DOMAINS, load_prompts
+from specdec_lite.reports import jsonable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     result = fit_and_measure(pair, prompts, max_new_tokens=args.max_new_tokens, repeats=args.repeats,
                              seed=args.seed, progress=True)
     report = {
-        "command": "python tools/run_budgets.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python tools/run_policies.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "pair": pair.name,
         "settings": {"per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
                      "seed": args.seed, "prompt_ids": [p.id for p in prompts]},
