@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-__all__ = ["jsonable", "provenance"]
+__all__ = ["jsonable", "provenance", "write_report"]
 
 
 def provenance(command: str, started: float, load_before: tuple[float, float, float]) -> dict:
@@ -31,6 +31,19 @@ def provenance(command: str, started: float, load_before: tuple[float, float, fl
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
     }
+
+
+def write_report(path, report: dict) -> None:
+    """Write ``report`` as JSON (through :func:`jsonable`) to ``path``, making its folder, and say so on stderr with
+    how long the run took (its ``seconds``, from :func:`provenance`)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(report), indent=1) + "\n")
+    print(f"wrote {path} ({report['seconds'] / 60:.1f} min)", file=sys.stderr)
 
 
 def jsonable(value):

@@ -31,7 +31,7 @@ from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 from .tree import drafted_nodes
-from .tree_draft import CHILD_MODES, DraftedTree, draft_tree
+from .tree_draft import CHILD_MODES, DraftedTree
 from .verify import score_tree
 
 __all__ = ["MAX_TREE_NODES", "tree_speculative_generate", "accept_tree", "tree_nodes", "check_tree_args"]

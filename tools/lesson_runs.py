@@ -11,7 +11,6 @@ reads these records instead (``nb.recorded_runs``). Each run keeps every step an
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from specdec_lite.reports import jsonable, provenance
+    from specdec_lite.reports import provenance, write_report
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -78,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"pair": spec["pair"], "gamma": spec["gamma"], "temperature": 0.0, "dtype": "float32"},
         "runs": runs,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(jsonable(report), indent=1) + "\n")
-    print(f"wrote {out} ({report['seconds']:.0f} s)", file=sys.stderr)
+    write_report(out, report)
     return 0
 
 

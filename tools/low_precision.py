@@ -12,7 +12,6 @@ between the two tokens there in the float32 target. Counts, not timings: a busy 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from specdec_lite import load_pair, load_prompts
     from specdec_lite.prompts import first_per_domain
     from specdec_lite.precision import divergences
-    from specdec_lite.reports import jsonable, provenance
+    from specdec_lite.reports import provenance, write_report
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -64,10 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary.to_dict(orient="records"),
         "runs": rows.to_dict(orient="records"),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(jsonable(report), indent=1) + "\n")
     print(summary.to_string(index=False), file=sys.stderr)
-    print(f"wrote {out} ({report['seconds'] / 60:.1f} min)", file=sys.stderr)
+    write_report(out, report)
     return 0
 
 

@@ -14,7 +14,6 @@ the machine and the versions.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from specdec_lite import load_pair, load_prompts
     from specdec_lite.prompts import first_per_domain
-    from specdec_lite.reports import jsonable, provenance
+    from specdec_lite.reports import provenance, write_report
     from specdec_lite.temperature import acceptance_curve, greedy_answers, sampled_acceptance
 
     torch.manual_seed(0)
@@ -70,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "beta": curve.to_dict(orient="records"),
         "alpha": sampled.to_dict(orient="records"),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(jsonable(report), indent=1) + "\n")
-    print(f"wrote {out} ({report['seconds'] / 60:.1f} min)", file=sys.stderr)
+    write_report(out, report)
     return 0
 
 
