@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from transformers import PreTrainedModel
 
+from .calls import cache_length, eval_mode, forward, new_cache
 from .checks import check_eos, check_generation_args, check_prompt
-from .models import cache_length, eval_mode, forward, new_cache
 from .results import GenerationResult, Recorder
 from .sampling import distribution, make_generator, sample
 from .stopping import clip_new_tokens

@@ -38,14 +38,14 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from .autoregressive import autoregressive_generate
+from .calls import crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache
 from .checks import check_int
-from .models import crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache
 from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
 from .tree import TokenTree
 from .tree_speculative import check_tree_args, tree_speculative_generate
-from .verify import verify_tree
+from .tree_verify import verify_tree
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -181,7 +181,7 @@ def binary_tree(size: int) -> TokenTree:
 def tree_verify_cost(
     target: PreTrainedModel, sizes=(1, 2, 4, 8, 16, 32, 64), context: int = 64, repeats: int = 20, warmup: int = 3
 ) -> pd.DataFrame:
-    """Median seconds of one tree-verification pass (:func:`specdec_lite.verify.verify_tree`) by node count.
+    """Median seconds of one tree-verification pass (:func:`specdec_lite.tree_verify.verify_tree`) by node count.
 
     Each pass scores the last prefix token plus ``size`` nodes after a ``context``-token cache, as a
     decoding step does; ``ratio`` divides by a plain single-token cached step of the same model.

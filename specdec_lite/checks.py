@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from .models import model_device
+from .calls import model_device
 
 if TYPE_CHECKING:
     from .drafters import Drafter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .models import cache_length, forward, model_device
+from .calls import cache_length, forward, model_device
 from .sampling import distribution, sample
 
 __all__ = ["draft_chain"]

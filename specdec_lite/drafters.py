@@ -29,8 +29,8 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from . import tree_draft
+from .calls import cache_length, compact_cache, crop_cache, new_cache
 from .draft import draft_chain
-from .models import cache_length, compact_cache, crop_cache, new_cache
 from .tree_draft import DraftedTree
 
 __all__ = ["Drafter", "TreeDrafter", "ModelDrafter", "as_drafter"]

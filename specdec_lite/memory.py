@@ -34,7 +34,7 @@ import psutil
 import torch
 from transformers import PreTrainedModel
 
-from .models import model_device
+from .calls import model_device
 
 __all__ = [
     "weight_bytes",

@@ -34,7 +34,7 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from .models import eos_token_id
+from .calls import eos_token_id
 
 __all__ = ["Pair", "load_pair", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
 

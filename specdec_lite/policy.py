@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
 from .bench import paired_ratio, step_time, time_decoders, tokens_and_result, verify_ratio
+from .calls import model_device
 from .lookup import PromptLookup
-from .models import model_device
 from .prompts import DOMAINS
 from .reports import jsonable
 from .speculative import speculative_generate

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from .autoregressive import autoregressive_generate
-from .models import eval_mode, forward, new_cache
+from .calls import eval_mode, forward, new_cache
 from .speculative import speculative_generate
 from .tree_speculative import tree_speculative_generate
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 from transformers import PreTrainedModel
 
+from .calls import cache_length, crop_cache, eval_mode, new_cache, score
 from .checks import check_eos, check_generation_args, check_pair, check_prompt
 from .drafters import Drafter, as_drafter
-from .models import cache_length, crop_cache, eval_mode, new_cache, score
 from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens

@@ -46,8 +46,8 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
+from .calls import eos_token_id, model_device
 from .checks import check_int, check_seed, check_temperature
-from .models import eos_token_id, model_device
 from .outputs import sha256_of
 from .prompts import DOMAINS
 from .reports import jsonable

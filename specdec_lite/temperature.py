@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from .autoregressive import autoregressive_generate
-from .models import eval_mode, forward, model_device, new_cache
+from .calls import eval_mode, forward, model_device, new_cache
 from .sampling import distribution
 from .speculative import speculative_generate
 from .statistics import ratio_ci

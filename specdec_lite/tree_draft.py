@@ -4,7 +4,7 @@ The draft cache holds the prefix. The first call feeds the sequence tokens the d
 and gives ``q`` at the root; each later call feeds the frontier (the newest level) under the tree
 mask, so every frontier node sees the prefix, its ancestors and itself, and gives ``q`` at each of
 them. The fed nodes stay in the draft cache after the prefix; the decoder later keeps the accepted
-ones (:func:`specdec_lite.models.compact_cache`) and drops the rest.
+ones (:func:`specdec_lite.calls.compact_cache`) and drops the rest.
 
 How the ``branching`` children of a node are chosen (``children=``):
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .models import cache_length, forward, masked_forward, model_device
+from .calls import cache_length, forward, masked_forward, model_device
 from .sampling import distribution, point_mass, record_distribution, sample
 from .tree import TokenTree, best_first
 

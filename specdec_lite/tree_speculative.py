@@ -5,14 +5,14 @@ One step, with ``p`` the target's distribution and ``q`` the draft's (both after
 1. the drafter grows a tree of ``depth`` levels, ``branching`` children per node (or the ``budget``
    best nodes); a draft model makes one call per level (:func:`specdec_lite.tree_draft.draft_tree`);
 2. the target scores the unseen sequence tokens and every node in one call under the tree mask,
-   giving ``p`` at the root and at every node (:func:`specdec_lite.verify.score_tree`);
+   giving ``p`` at the root and at every node (:func:`specdec_lite.tree_verify.score_tree`);
 3. from the root down, the children of the current node are tried in turn: child ``x`` is accepted
    with probability ``min(1, p(x)/q(x))``; after a rejection ``p := norm(max(0, p - q))`` and the next
    sibling is tried. An accepted child becomes the current node (with the target's fresh ``p`` there);
    when every child is rejected, or the node is a leaf, one token is drawn from the current ``p``.
    For top-k children ``q`` is the point mass on the child, so the test is "accept with probability
    ``p(x)``" and the residual is ``p`` with ``x`` zeroed and renormalised;
-4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.models.compact_cache`,
+4. both caches keep the accepted path behind the prefix (:func:`specdec_lite.calls.compact_cache`,
    the drafter's ``keep_path``) and lose every other node; then they are cut back to the sequence minus
    its newest token, and a drafter that wants them gets the target's hidden states of the tokens it kept.
 
@@ -24,15 +24,15 @@ from __future__ import annotations
 import torch
 from transformers import PreTrainedModel
 
+from .calls import cache_length, check_attention, compact_cache, crop_cache, eval_mode, new_cache
 from .checks import check_eos, check_generation_args, check_int, check_pair, check_prompt, vocab_size
 from .drafters import TreeDrafter, as_drafter
-from .models import cache_length, check_attention, compact_cache, crop_cache, eval_mode, new_cache
 from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
 from .tree import drafted_nodes
 from .tree_draft import CHILD_MODES, DraftedTree
-from .verify import score_tree
+from .tree_verify import score_tree
 
 __all__ = ["MAX_TREE_NODES", "tree_speculative_generate", "accept_tree", "tree_nodes", "check_tree_args"]
 

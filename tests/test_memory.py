@@ -19,7 +19,7 @@ from specdec_lite.memory import (
     memory_report,
     weight_bytes,
 )
-from specdec_lite.models import forward, new_cache
+from specdec_lite.calls import forward, new_cache
 
 
 def test_kv_cache_formula_by_hand_and_measured():

@@ -342,7 +342,7 @@ def tiny_generation():
 
 
 def test_record_calls_counts_fed_tokens(tiny_generation):
-    from specdec_lite.models import forward, new_cache
+    from specdec_lite.calls import forward, new_cache
     from specdec_lite.course import record_calls
 
     pair, _ = tiny_generation

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from specdec_lite import load_pair, load_prompts, sampling
-from specdec_lite.models import forward, new_cache
+from specdec_lite.calls import forward, new_cache
 from specdec_lite.statistics import ratio_ci
 from specdec_lite.temperature import (acceptance_curve, greedy_answers, overlap, sampled_acceptance,
                                       teacher_forced_logits)

@@ -9,13 +9,13 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from specdec_lite.models import cache_length, compact_cache, forward, new_cache
+from specdec_lite.calls import cache_length, compact_cache, forward, new_cache
 from specdec_lite.sampling import make_generator
 from specdec_lite.speculative import speculative_generate
 from specdec_lite.tree import TokenTree, best_first, plot_tree, static_tree, tree_text
 from specdec_lite.tree_draft import draft_tree
 from specdec_lite.tree_speculative import tree_speculative_generate
-from specdec_lite.verify import verify_tree
+from specdec_lite.tree_verify import verify_tree
 
 from conftest import make_llama, noisy_copy
 from distribution import chi_square_pvalue, exact_continuations

@@ -25,8 +25,8 @@ import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from specdec_lite.bench import BenchConfig, jsonable, run_bench, tree_verify_cost
+from specdec_lite.calls import forward, new_cache
 from specdec_lite.memory import PeakMemory, kv_cache_bytes, measured_cache_bytes, memory_report, rows_to_dicts, weight_bytes
-from specdec_lite.models import forward, new_cache
 
 SHAPES = {
     "TinyLlama-1.1B": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,

@@ -5,7 +5,7 @@ The target sees ``prefix + all tree nodes`` in one call. A 4-D attention mask of
 the usual causal past, a tree node the prefix, its ancestors and itself. Position ids put each node
 where it would sit in a plain sequence. Node ``i``'s logits are then exactly the logits the target
 gives at the end of the sequence ``prefix + path(i)``, so one call yields ``p`` at every node
-(:func:`specdec_lite.models.masked_forward` runs it, and says which attention implementations take the mask).
+(:func:`specdec_lite.calls.masked_forward` runs it, and says which attention implementations take the mask).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from .models import Scores, cache_length, masked_forward, masked_score  # masked_forward: lesson 4 imports it from here
+from .calls import Scores, cache_length, masked_score
 from .tree import TokenTree
 
 __all__ = ["score_tree", "verify_tree"]
