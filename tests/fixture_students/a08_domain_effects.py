@@ -74,3 +74,29 @@ ANSWERS = {
         ''',
     },
 }
+
+# Exercise 3's two multiple-choice answers. The visible check tests only the format, so a "hard-coded" answer here is
+# a well-formed wrong letter (what a learner who skipped the tables would write), and the slip is another one.
+ANSWERS["highest_domain"] = {
+    "alternative": '''
+        order = ["chat", "math", "code", "logic"]            # the options, in order: read off the committed table
+        highest_domain = "(" + "ABCD"[order.index(ours["level_acceptance"].idxmax())] + ")"
+    ''',
+    "hardcoded": '''
+        highest_domain = "a"   # the paper's ordering, whatever our table says
+    ''',
+    "slip": '''
+        highest_domain = "c"
+    ''',
+}
+ANSWERS["why_they_differ"] = {
+    "alternative": '''
+        why_they_differ = " C) "
+    ''',
+    "hardcoded": '''
+        why_they_differ = "b"
+    ''',
+    "slip": '''
+        why_they_differ = "a"
+    ''',
+}
