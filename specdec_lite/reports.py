@@ -6,13 +6,17 @@ the measurement scripts in ``tools/`` say where and how a result was made with :
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["jsonable", "provenance", "write_report"]
+__all__ = ["jsonable", "provenance", "tool_command", "write_report"]
 
 
 def provenance(command: str, started: float, load_before: tuple[float, float, float]) -> dict:
@@ -33,13 +37,15 @@ def provenance(command: str, started: float, load_before: tuple[float, float, fl
     }
 
 
+def tool_command(script: str, argv: list[str] | None) -> str:
+    """The command line that ran ``tools/<script>`` with ``argv`` (``None``: this process's own arguments), for
+    :func:`provenance`."""
+    return shlex.join(["python", f"tools/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
 def write_report(path, report: dict) -> None:
     """Write ``report`` as JSON (through :func:`jsonable`) to ``path``, making its folder, and say so on stderr with
     how long the run took (its ``seconds``, from :func:`provenance`)."""
-    import json
-    import sys
-    from pathlib import Path
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(jsonable(report), indent=1) + "\n")

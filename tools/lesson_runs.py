@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -62,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from specdec_lite.reports import provenance, write_report
+    from specdec_lite.reports import provenance, tool_command, write_report
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
     load_before, start = os.getloadavg(), time.perf_counter()
     runs = record(args.lesson)
-    command = shlex.join(["python", "tools/lesson_runs.py", *(sys.argv[1:] if argv is None else argv)])
+    command = tool_command("lesson_runs.py", argv)
     spec = LESSONS[args.lesson]
     report = {
         "what": f"greedy chain speculative decoding (speculative_generate, gamma {spec['gamma']}, float32, CPU) on "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from specdec_lite import load_pair, load_prompts
     from specdec_lite.prompts import first_per_domain
     from specdec_lite.precision import divergences
-    from specdec_lite.reports import provenance, write_report
+    from specdec_lite.reports import provenance, tool_command, write_report
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                .agg(runs=("equal", "size"), equal=("equal", "sum"), median_first=("first", "median"),
                     median_gap=("gap", "median"), max_gap=("gap", "max"))
                .reset_index())
-    command = shlex.join(["python", "tools/low_precision.py", *(sys.argv[1:] if argv is None else argv)])
+    command = tool_command("low_precision.py", argv)
     report = {
         "what": "greedy speculative output (chain gamma 4, tree depth 3 branching 2) against the target's own greedy "
                 "output, both in the same dtype; first divergence and the float32 logit gap there",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from specdec_lite import load_pair
     from specdec_lite.bench import cost_coefficient, verify_ratio
-    from specdec_lite.reports import provenance, write_report
+    from specdec_lite.reports import provenance, tool_command, write_report
 
     pair = load_pair(args.pair, device="cpu")
     load_before, start = os.getloadavg(), time.perf_counter()
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"threads": threads, **cost, "verify_ratio": verify, "load_average_now": list(os.getloadavg())})
         print(f"{threads} thread(s): target {1e3 * cost['target_step_s']:.1f} ms, c = {cost['c']:.3f}, "
               f"v(4) = {verify[4]:.2f}", file=sys.stderr)
-    command = shlex.join(["python", "tools/measure_costs.py", *(sys.argv[1:] if argv is None else argv)])
+    command = tool_command("measure_costs.py", argv)
     report = {
         "what": "step costs of the pair on the CPU: c = T(draft step) / T(target step) and v(gamma) = T(target, gamma + 1 "
                 "tokens) / T(target, 1 token), 64-token context, medians after warm-up, at 1 and 2 torch threads",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from specdec_lite import load_pair, load_prompts
     from specdec_lite.prompts import first_per_domain
-    from specdec_lite.reports import provenance, write_report
+    from specdec_lite.reports import provenance, tool_command, write_report
     from specdec_lite.temperature import acceptance_curve, greedy_answers, sampled_acceptance
 
     torch.manual_seed(0)
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     print("chain decoding at", SAMPLED_TEMPERATURES, "...", file=sys.stderr, flush=True)
     sampled = sampled_acceptance(pair, chosen, SAMPLED_TEMPERATURES, gamma=args.gamma,
                                  max_new_tokens=args.sampled_tokens)
-    command = shlex.join(["python", "tools/temperature_sweep.py", *(sys.argv[1:] if argv is None else argv)])
+    command = tool_command("temperature_sweep.py", argv)
     report = {
         "what": "acceptance against temperature: beta(T) = sum min(p_T, q_T) over the target's greedy answers "
                 "(teacher-forced) and alpha of chain decoding at each T; 95% percentile bootstrap CIs over prompts",
