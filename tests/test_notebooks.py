@@ -10,6 +10,7 @@ version reads the same execution from a module-scoped fixture.
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -169,6 +170,38 @@ def test_visible_cells_import_no_forbidden_reference(path):
             visible |= _imported_names(cell.source)
     leaked = (forbidden & visible) - VISIBLE_REFERENCES_ALLOWED.get(path.parent.name, set())
     assert not leaked, f"{_rel(path)}: the learner's cells import {sorted(leaked)}, which its hidden tests forbid"
+
+
+LESSON_SOLUTIONS = [p for p in SOLUTIONS if not p.parent.name.startswith(("quiz", "final"))]
+SECTION_TIME = re.compile(r"\((?:about )?(\d+) min(?:ute)?s?\)\s*$")
+
+
+@pytest.mark.parametrize("path", LESSON_SOLUTIONS, ids=lambda path: path.parent.name)
+def test_lesson_structure(path):
+    """Every section has its own time, and they add up to the lesson's; the glossary is linked; and there are at
+    least two predict-then-check prompts, each with a guess cell that a later cell reads and a collapsible
+    explanation after it."""
+    cells = nbformat.read(path, as_version=4).cells
+    total = re.search(r"\*\*Time:\*\* about (\d+) minutes", cells[0].source)
+    assert total, f"{_rel(path)}: the first cell gives no '**Time:** about N minutes'"
+    headers = [line for cell in cells if cell.cell_type == "markdown" for line in cell.source.splitlines()
+               if line.startswith("## ")]
+    untimed = [line for line in headers if not SECTION_TIME.search(line)]
+    assert not untimed, f"{_rel(path)}: sections without their own time: {untimed}"
+    minutes = sum(int(SECTION_TIME.search(line).group(1)) for line in headers)
+    assert minutes == int(total.group(1)), f"{_rel(path)}: sections add up to {minutes} min, the header says {total.group(1)}"
+    assert "docs/glossary.md" in cells[0].source, f"{_rel(path)}: the first cell does not link the glossary"
+    prompts = [i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and "**Predict, then check.**" in cell.source]
+    assert len(prompts) >= 2, f"{_rel(path)}: {len(prompts)} predict-then-check prompt(s), at least 2 wanted"
+    for i in prompts:
+        guess = next((re.match(r"(my_\w+_guess) = None\b", cell.source) for cell in cells[i + 1:i + 3]
+                      if cell.cell_type == "code" and re.match(r"my_\w+_guess = None\b", cell.source)), None)
+        assert guess, f"{_rel(path)}: the prompt in cell {i} is not followed by a 'my_..._guess = None' cell"
+        name = guess.group(1)
+        readers = [j for j, cell in enumerate(cells) if j > i + 1 and cell.cell_type == "code" and name in cell.source]
+        assert readers, f"{_rel(path)}: no cell reads {name} back beside the measurement"
+        assert any(cell.cell_type == "markdown" and "<details>" in cell.source for cell in cells[readers[0]:]), \
+            f"{_rel(path)}: no collapsible explanation after the check of {name}"
 
 
 def test_release_folders():
