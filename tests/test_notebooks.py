@@ -194,8 +194,8 @@ def test_lesson_structure(path):
     prompts = [i for i, cell in enumerate(cells) if cell.cell_type == "markdown" and "**Predict, then check.**" in cell.source]
     assert len(prompts) >= 2, f"{_rel(path)}: {len(prompts)} predict-then-check prompt(s), at least 2 wanted"
     for i in prompts:
-        guess = next((re.match(r"(my_\w+_guess) = None\b", cell.source) for cell in cells[i + 1:i + 3]
-                      if cell.cell_type == "code" and re.match(r"my_\w+_guess = None\b", cell.source)), None)
+        guess = next((found for cell in cells[i + 1:i + 3]
+                      if cell.cell_type == "code" and (found := re.match(r"(my_\w+_guess) = None\b", cell.source))), None)
         assert guess, f"{_rel(path)}: the prompt in cell {i} is not followed by a 'my_..._guess = None' cell"
         name = guess.group(1)
         readers = [j for j, cell in enumerate(cells) if j > i + 1 and cell.cell_type == "code" and name in cell.source]

@@ -17,7 +17,6 @@ About 20 minutes on an idle 2-core laptop CPU (19.6 on 2026-12-02); 31 at load a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -43,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from specdec_lite import load_pair, load_prompts
     from specdec_lite import course as nb
-    from specdec_lite.bench import cost_coefficient, gamma_sweep, jsonable
-    from specdec_lite.reports import provenance, tool_command
+    from specdec_lite.bench import cost_coefficient, gamma_sweep
+    from specdec_lite.reports import provenance, tool_command, write_report
 
     nb.setup(seed=0)
     if args.threads:
@@ -75,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "grid": grid.to_dict(orient="records"),
     }
     report["machine"]["device"] = str(pair.device)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(jsonable(report), indent=1) + "\n")
-    print(f"wrote {args.out} ({report['seconds'] / 60:.1f} min)", file=sys.stderr)
+    write_report(args.out, report)
     return 0
 
 
