@@ -25,7 +25,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 __all__ = ["new_cache", "cache_length", "crop_cache", "compact_cache", "Scores", "score", "forward", "masked_score",
-           "masked_forward", "model_device", "eval_mode", "eos_token_id", "SUPPORTED_ATTENTION",
+           "masked_forward", "additive_mask", "model_device", "eval_mode", "eos_token_id", "SUPPORTED_ATTENTION",
            "attention_implementation", "check_attention"]
 
 SUPPORTED_ATTENTION = ("eager", "sdpa")
@@ -148,6 +148,12 @@ def check_attention(model: PreTrainedModel) -> None:
         )
 
 
+def additive_mask(visible: torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The ``(1, 1, m, n)`` mask a model adds to its attention scores: 0 where ``visible``, the dtype's minimum elsewhere."""
+    bias = torch.zeros(visible.shape, dtype=dtype, device=device)
+    return bias.masked_fill_(~visible.to(device), torch.finfo(dtype).min)[None, None]
+
+
 @torch.inference_mode()
 def masked_score(
     model: PreTrainedModel,
@@ -165,13 +171,10 @@ def masked_score(
     """
     check_attention(model)
     device = model_device(model)
-    dtype = model.get_input_embeddings().weight.dtype
-    bias = torch.zeros(visible.shape, dtype=dtype, device=device)
-    bias.masked_fill_(~visible.to(device), torch.finfo(dtype).min)
     out = model(
         input_ids=tokens[None].to(device),
         position_ids=position_ids[None].to(device),
-        attention_mask=bias[None, None],
+        attention_mask=additive_mask(visible, model.get_input_embeddings().weight.dtype, device),
         past_key_values=cache,
         use_cache=True,
         output_hidden_states=features,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from .calls import cache_length, forward, model_device
 from .sampling import distribution, sample
 
-__all__ = ["draft_chain"]
+__all__ = ["draft_chain", "grow_chain"]
 
 
 def draft_chain(
@@ -22,20 +24,30 @@ def draft_chain(
     """Propose ``k`` tokens after ``sequence``; return them and the ``(k, V)`` draft logits they were sampled from.
 
     The first call feeds every token of ``sequence`` the draft cache has not seen yet (the whole
-    prompt at the first step); each later call feeds the token just drafted. Token ``x_i`` is drawn
-    from ``q_i = distribution(logits_i, temperature)``, the very distribution the acceptance test uses.
+    prompt at the first step); each later call feeds the token just drafted.
     (:class:`~specdec_lite.drafters.ModelDrafter` drafts with it, keeping ``cache`` for the whole generation.)
     """
     device = model_device(draft)
-    pending = sequence[cache_length(cache):]
+
+    def next_logits(drafted: list[int]) -> torch.Tensor:
+        pending = drafted[-1:] if drafted else sequence[cache_length(cache):]
+        return forward(draft, torch.tensor(pending, device=device), cache)[-1]
+
+    return grow_chain(next_logits, k, temperature, generator, vocab=draft.config.vocab_size, device=device)
+
+
+def grow_chain(next_logits: Callable[[list[int]], torch.Tensor], k: int, temperature: float,
+               generator: torch.Generator, *, vocab: int, device: torch.device | str = "cpu",
+               ) -> tuple[list[int], torch.Tensor]:
+    """Any drafter's chain: ``x_i ~ q_i = distribution(next_logits([x_1 .. x_{i-1}]), T)`` for i = 1 .. k.
+
+    ``next_logits`` gives the ``(V,)`` draft logits after the tokens drafted so far; token ``x_i`` is drawn
+    from the very distribution the acceptance test later uses. Returns the tokens and their ``(k, V)`` logits.
+    """
     tokens: list[int] = []
-    all_logits: list[torch.Tensor] = []
+    rows: list[torch.Tensor] = []
     for _ in range(k):
-        logits = forward(draft, torch.tensor(pending, device=device), cache)[-1]
-        x = sample(distribution(logits, temperature), generator)
-        tokens.append(x)
-        all_logits.append(logits)
-        pending = [x]
-    if not all_logits:
-        return tokens, torch.empty(0, draft.config.vocab_size, device=device)
-    return tokens, torch.stack(all_logits)
+        logits = next_logits(tokens)
+        tokens.append(sample(distribution(logits, temperature), generator))
+        rows.append(logits)
+    return tokens, torch.stack(rows) if rows else torch.empty(0, vocab, device=device)

@@ -21,11 +21,55 @@ classes on import, so ``AutoModelForCausalLM.from_pretrained`` loads it like any
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-__all__ = ["ShortlistConfig", "ShortlistDraft"]
+__all__ = ["ShortlistConfig", "ShortlistDraft", "full_vocabulary", "TargetHead"]
+
+
+def full_vocabulary(logits: torch.Tensor, shortlist: torch.Tensor, vocab: int) -> torch.Tensor:
+    """Logits over the shortlist (last axis ``K``) spread over the full ``vocab``: ``-inf``, so q = 0, elsewhere."""
+    full = logits.new_full((*logits.shape[:-1], vocab), float("-inf"))
+    full[..., shortlist] = logits
+    return full
+
+
+@dataclass(frozen=True)
+class TargetHead:
+    """The target's own output layer over a shortlist: how a feature drafter (Medusa, EAGLE) scores a feature.
+
+    ``weight`` holds the rows of the target's output matrix for the token ids ``shortlist``, so ``f @ weight.T``
+    are the target's logits of those tokens for a feature ``f``. The rows are a frozen copy, never trained;
+    with the whole vocabulary as shortlist they are the target's output layer itself.
+    """
+
+    shortlist: torch.Tensor
+    weight: torch.Tensor
+    vocab_size: int
+
+    @classmethod
+    def of(cls, target: PreTrainedModel, shortlist: list[int] | None = None) -> TargetHead:
+        """The rows of ``target``'s output layer for ``shortlist`` (None: the whole vocabulary)."""
+        layer = target.get_output_embeddings()
+        if getattr(layer, "bias", None) is not None:
+            raise ValueError("the target's output layer has a bias; a feature drafter scores with bias-free rows only.")
+        vocab = layer.weight.shape[0]
+        ids = torch.arange(vocab) if not shortlist else torch.tensor(shortlist, dtype=torch.long)
+        if ids.min() < 0 or ids.max() >= vocab:
+            raise ValueError(f"the shortlist holds ids outside the target's vocabulary of {vocab} tokens.")
+        ids = ids.to(layer.weight.device)
+        return cls(ids, layer.weight.detach()[ids].clone(), vocab)
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        """The ``(..., K)`` logits of the shortlist's tokens (what training scores)."""
+        return features @ self.weight.T
+
+    def full(self, features: torch.Tensor) -> torch.Tensor:
+        """The ``(..., V)`` logits over the whole vocabulary, ``-inf`` outside the shortlist (what drafting hands on)."""
+        return full_vocabulary(self(features), self.shortlist, self.vocab_size)
 
 
 class ShortlistConfig(LlamaConfig):
@@ -80,9 +124,7 @@ class ShortlistDraft(PreTrainedModel, GenerationMixin):
         """Logits over the full vocabulary: the shortlist's own, ``-inf`` for every other token."""
         kwargs.pop("labels", None)
         out = self.class_logits(input_ids, **kwargs)
-        inner = out.logits[..., :-1]
-        logits = inner.new_full((*inner.shape[:-1], self.config.vocab_size), float("-inf"))
-        logits[..., self.shortlist_ids] = inner
+        logits = full_vocabulary(out.logits[..., :-1], self.shortlist_ids, self.config.vocab_size)
         return CausalLMOutputWithPast(logits=logits, past_key_values=out.past_key_values)
 
 

@@ -27,6 +27,7 @@ level only the ``budget`` best nodes so far survive; only survivors are expanded
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -36,7 +37,7 @@ from .calls import cache_length, forward, masked_forward, model_device
 from .sampling import distribution, point_mass, record_distribution, sample
 from .tree import TokenTree, best_first
 
-__all__ = ["CHILD_MODES", "DraftedTree", "draft_tree"]
+__all__ = ["CHILD_MODES", "DraftedTree", "draft_tree", "grow_tree", "frontier_visibility"]
 
 CHILD_MODES = ("topk", "sample")
 
@@ -75,17 +76,17 @@ def _pick_children(logits: torch.Tensor, branching: int, children: str, temperat
     return [sample(q, generator) for _ in range(branching)]
 
 
-def _score_frontier(draft: PreTrainedModel, cache: DynamicCache, prefix: int, tree: TokenTree, tokens: list[int],
-                    frontier: list[int], fed: list[int]) -> torch.Tensor:
-    """One draft call over the ``frontier`` nodes under the tree mask; return their ``(len(frontier), V)`` logits.
+def frontier_visibility(prefix: int, tree: TokenTree, frontier: list[int], fed: list[int]) -> torch.Tensor:
+    """The bool mask of one frontier call: each frontier node sees the ``prefix``, its ancestors in ``fed``, and itself.
 
-    The cache holds the ``prefix`` and then the nodes listed in ``fed``; each frontier node sees the
-    prefix, those of its ancestors (all of them were fed earlier) and itself.
+    The cache holds the ``prefix`` and then the nodes listed in ``fed``, so the mask is ``(len(frontier),
+    prefix + len(fed) + len(frontier))``.
     """
-    visible = torch.cat([torch.ones(len(frontier), prefix, dtype=torch.bool),
-                         tree.ancestors[frontier][:, fed + frontier]], dim=1)
-    return masked_forward(draft, torch.tensor([tokens[i] for i in frontier]), tree.position_ids(prefix)[frontier],
-                          visible, cache)
+    return torch.cat([torch.ones(len(frontier), prefix, dtype=torch.bool), tree.ancestors[frontier][:, fed + frontier]],
+                     dim=1)
+
+
+ScoreFrontier = Callable[[TokenTree, list[int], list[int], list[int]], torch.Tensor]
 
 
 def draft_tree(
@@ -102,6 +103,37 @@ def draft_tree(
 ) -> DraftedTree:
     """Grow a tree of up to ``depth`` levels after ``sequence``, one draft call per level (none if ``depth`` is 0)."""
     device, prefix = model_device(draft), len(sequence)
+
+    def score_root() -> torch.Tensor:
+        return forward(draft, torch.tensor(sequence[cache_length(cache):], device=device), cache)[-1]
+
+    def score_frontier(grown: TokenTree, tokens: list[int], frontier: list[int], fed: list[int]) -> torch.Tensor:
+        return masked_forward(draft, torch.tensor([tokens[i] for i in frontier]), grown.position_ids(prefix)[frontier],
+                              frontier_visibility(prefix, grown, frontier, fed), cache)
+
+    return grow_tree(score_root, score_frontier, depth, branching, budget=budget, children=children,
+                     temperature=temperature, generator=generator, vocab=draft.config.vocab_size, device=device)
+
+
+def grow_tree(
+    score_root: Callable[[], torch.Tensor],
+    score_frontier: ScoreFrontier,
+    depth: int,
+    branching: int,
+    *,
+    budget: int | None,
+    children: str,
+    temperature: float,
+    generator: torch.Generator,
+    vocab: int,
+    device: torch.device | str = "cpu",
+) -> DraftedTree:
+    """Grow a tree level by level from whatever scores it: any drafter's tree, a draft model's or a feature drafter's.
+
+    ``score_root()`` gives the ``(V,)`` logits at the root (the level-1 call); ``score_frontier(tree, tokens,
+    frontier, fed)`` the ``(len(frontier), V)`` logits at the ``frontier`` nodes of the tree grown so far,
+    after the nodes ``fed`` to earlier calls (each level's frontier is fed once, in order: ``fed`` lists them).
+    """
     parents: list[int] = []
     tokens: list[int] = []
     ranks: list[int] = []
@@ -112,14 +144,13 @@ def draft_tree(
     calls = 0
     for level in range(1, depth + 1):
         if level == 1:
-            frontier = [-1]
-            logits = forward(draft, torch.tensor(sequence[cache_length(cache):], device=device), cache)[-1:]
+            frontier, logits = [-1], score_root()[None]
         else:
             grown = TokenTree(torch.tensor(parents))
             frontier = [i for i in alive.tolist() if int(grown.depths[i]) == level - 1]
             if not frontier:  # the budget is spent on shallower nodes
                 break
-            logits = _score_frontier(draft, cache, prefix, grown, tokens, frontier, fed)
+            logits = score_frontier(grown, tokens, frontier, fed)
             fed += frontier
         first_new = len(parents)
         calls += 1
@@ -134,20 +165,20 @@ def draft_tree(
         alive = torch.cat([alive, torch.arange(first_new, len(parents))])
         if budget is not None:
             alive = alive[best_first(torch.tensor(scores)[alive], budget)]
-    return _keep(alive.tolist(), parents, tokens, ranks, rows, fed, calls, children, temperature, draft)
+    return _keep(alive.tolist(), parents, tokens, ranks, rows, fed, calls, children, temperature, vocab, device)
 
 
 def _keep(kept: list[int], parents: list[int], tokens: list[int], ranks: list[int], rows: list[torch.Tensor],
-          fed: list[int], calls: int, children: str, temperature: float, draft: PreTrainedModel) -> DraftedTree:
+          fed: list[int], calls: int, children: str, temperature: float, vocab: int,
+          device: torch.device | str) -> DraftedTree:
     """Renumber the surviving nodes ``kept`` (ascending, closed under ancestors) into a :class:`DraftedTree`."""
     new_index = {old: new for new, old in enumerate(kept)}
     slot = {node: s for s, node in enumerate(fed)}
-    vocab = draft.config.vocab_size
     return DraftedTree(
         tree=TokenTree(torch.tensor([new_index[parents[i]] if parents[i] >= 0 else -1 for i in kept], dtype=torch.long)),
         tokens=[tokens[i] for i in kept],
         ranks=[ranks[i] for i in kept],
-        q_logits=torch.stack([rows[i] for i in kept]) if kept else torch.empty(0, vocab, device=model_device(draft)),
+        q_logits=torch.stack([rows[i] for i in kept]) if kept else torch.empty(0, vocab, device=device),
         draft_slots=[slot.get(i, -1) for i in kept],
         calls=calls,
         children=children,
