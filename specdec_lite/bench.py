@@ -38,8 +38,9 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from .autoregressive import autoregressive_generate
-from .calls import crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache
+from .calls import cache_length, crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache, score
 from .checks import check_int
+from .drafters import as_drafter
 from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
@@ -56,6 +57,7 @@ __all__ = [
     "timed",
     "step_time",
     "verify_ratio",
+    "draft_time",
     "cost_coefficient",
     "time_decoders",
     "summarize_runs",
@@ -129,6 +131,36 @@ def step_time(
     times = _stopwatch({"step": lambda: forward(model, fed, cache)}, lambda: crop_cache(cache, context),
                        device, warmup, repeats)
     return float(np.median(times["step"]))
+
+
+@torch.inference_mode()
+def draft_time(drafter, target: PreTrainedModel, gamma: int, context: int = 64, repeats: int = 30, warmup: int = 3,
+               seed: int = 0) -> float:
+    """Median seconds any drafter takes to propose a chain of ``gamma`` tokens, as inside decoding.
+
+    A draft model pays ``gamma`` calls, Medusa's heads one evaluation whatever ``gamma``, prompt lookup a list
+    search: so the cost of drafting is timed per chain, not assumed to be ``gamma`` times a step. Before each
+    timed draft the sequence grows by one token that the target has scored (untimed), and the drafter is
+    rolled back to it with the target's features when it wants them, so every draft starts as in a
+    decoding step: its cache one token behind the sequence.
+    """
+    drafter = as_drafter(drafter)
+    drafter.start(tree=False)
+    device = model_device(target)
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(target.config.vocab_size, (context + warmup + repeats,), generator=generator).tolist()
+    cache = new_cache()
+    sequence = tokens[:context]
+    times = []
+    with eval_mode(*drafter.models, target):
+        for i in range(warmup + repeats):
+            unseen = torch.tensor(sequence[cache_length(cache):-1], device=device)  # the target holds all but the newest
+            drafter.rollback(len(sequence) - 1, score(target, unseen, cache, features=drafter.wants_features).features)
+            seconds, _ = timed(lambda: drafter.draft(sequence, gamma, 0.0, generator), device)
+            if i >= warmup:
+                times.append(seconds)
+            sequence = sequence + [tokens[context + i]]
+    return float(np.median(times))
 
 
 def verify_ratio(

@@ -36,9 +36,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from .calls import eos_token_id
 
-__all__ = ["Pair", "load_pair", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
+__all__ = ["Pair", "load_pair", "feature_drafter", "FEATURE_DRAFTERS", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
 
 PAIRS = ("smol", "tiny", "paper")
+FEATURE_DRAFTERS = ("medusa", "eagle")  # trained on the smol pair's target (training/train_features.py)
 TINY_DIR = Path(__file__).parent / "zoo" / "tiny"
 SMOL_DIR = Path(__file__).parent / "zoo" / "smol"
 PAPER_DRAFT = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
@@ -123,6 +124,30 @@ def load_pair(
     return Pair(draft_model, target_model, tokenizer, where, label, chat=chat,
                 eos_token_id=eos_token_id(target_model),
                 prompt_set="chat" if chat else "tiny")
+
+
+def feature_drafter(pair: Pair, kind: str):
+    """The course's drafter of ``kind`` ("medusa" or "eagle") that reads ``pair``'s target: the smol pair's only.
+
+    Medusa's heads (:mod:`specdec_lite.medusa`) or the EAGLE-style layer (:mod:`specdec_lite.eagle`), loaded from
+    ``specdec_lite/zoo/smol/<kind>`` in the target's dtype and device and handed the target's own output rows.
+    """
+    from .eagle import EagleDrafter, EagleLayer
+    from .medusa import MedusaDrafter, MedusaHeads
+
+    if kind not in FEATURE_DRAFTERS:
+        raise ValueError(f"unknown feature drafter {kind!r}; use one of {', '.join(map(repr, FEATURE_DRAFTERS))}.")
+    if pair.name != "smol":
+        raise ValueError(f"the course trained its feature drafters on the smol pair's target only, not on "
+                         f"{pair.name!r}; use load_pair('smol').")
+    folder = SMOL_DIR / kind
+    if not (folder / "model.safetensors").exists():
+        raise FileNotFoundError(f"the {kind} drafter is not in {folder}; train it with `python -m "
+                                f"training.train_features --drafter {kind}` from the course repository's root.")
+    model_class, drafter_class = (MedusaHeads, MedusaDrafter) if kind == "medusa" else (EagleLayer, EagleDrafter)
+    dtype = pair.target.get_input_embeddings().weight.dtype
+    model = model_class.from_pretrained(folder, dtype=dtype).to(pair.device).eval()
+    return drafter_class.of(model, pair.target)
 
 
 def pick_device(name: str | None, device: str | None) -> torch.device:

@@ -172,3 +172,16 @@ def test_saved_and_loaded_drafters_draft_the_same(target, kind, tmp_path):
     second = speculative_generate(again, target, ids, 16, gamma=3, temperature=1.0, seed=4)
     assert first.tokens.tolist() == second.tokens.tolist()
     assert [s.accepted for s in first.steps] == [s.accepted for s in second.steps]
+
+
+def test_draft_time_prices_a_chain_by_what_the_drafter_does(target):
+    """A draft model pays a call per token; Medusa's heads one evaluation for the whole chain."""
+    from specdec_lite.bench import draft_time
+
+    heads = medusa(target, heads=6)
+    model = make_llama(1, vocab=64, layers=2)
+    t_model = {g: draft_time(model, target, g, repeats=15) for g in (1, 6)}
+    t_heads = {g: draft_time(heads, target, g, repeats=15) for g in (1, 6)}
+    assert t_model[6] > 3 * t_model[1]
+    assert t_heads[6] < 2 * t_heads[1]
+    assert draft_time(eagle(target), target, 3, repeats=5) > 0
