@@ -73,16 +73,23 @@ def batch(data: dict, cache: dict, rows, head: TargetHead):
     return feats, tokens, choice, mask, answer
 
 
+def head_labels(choice: torch.Tensor, answer: torch.Tensor, i: int) -> torch.Tensor:
+    """Head ``i``'s label at every answer position ``(b, t)`` (row-major): ``choice[b, t + i]``, -1 past the answer.
+
+    ``choice[b, t]`` is the target's greedy choice for ``x_{t+1}``; ``answer[b, t]`` says that ``x_{t+1}`` is an answer
+    token. Head ``i`` at ``h_t`` proposes ``x_{t+1+i}``, whose choice is made at ``t + i``, an answer position too.
+    """
+    b, t = answer.nonzero().unbind(1)
+    at = (t + i).clamp(max=answer.shape[1] - 1)
+    return torch.where((t + i < answer.shape[1]) & answer[b, at], choice[b, at], -1)
+
+
 def medusa_loss(heads: MedusaHeads, head: TargetHead, feats, tokens, choice, mask, answer):
     """Mean over heads of the cross-entropy of head ``i`` at ``h_t`` against the target's choice at ``t + i``."""
-    k = heads.config.heads
     out = heads(feats[answer])  # (positions, k, H)
-    t_index = answer.nonzero()
     losses, agree = [], []
-    b, width = t_index[:, 0], feats.shape[1]
-    for i in range(1, k + 1):
-        at = (t_index[:, 1] + i).clamp(max=width - 1)  # x_{t+i+1} must be an answer token too
-        label = torch.where((t_index[:, 1] + i < width) & answer[b, at], choice[b, at], -1)
+    for i in range(1, heads.config.heads + 1):
+        label = head_labels(choice, answer, i)
         logits = head(out[:, i - 1])
         losses.append(F.cross_entropy(logits, label, ignore_index=-1))
         valid = label >= 0
