@@ -18,6 +18,9 @@ drafter rolls back, hands it the target's last-layer hidden states of the tokens
 target's cache this step. Over a generation of ``n`` tokens so far these are ``h_0 .. h_{n-2}``, each
 once and in order, where ``h_t`` is what the target's logits for token ``t + 1`` were computed from:
 the newest token has not been through the target yet.
+
+A drafter that can draft only so many tokens a step (Medusa: one per head) says so in ``max_draft``; the
+decoders simply get fewer, and the policy search (:mod:`specdec_lite.policy`) prices no longer chain.
 """
 
 from __future__ import annotations

@@ -99,6 +99,11 @@ class MedusaDrafter:
     def models(self) -> tuple[PreTrainedModel, ...]:
         return (self.heads,)
 
+    @property
+    def max_draft(self) -> int:
+        """The most tokens a chain can draft: one per head."""
+        return self.heads.config.heads
+
     def start(self, *, tree: bool) -> None:
         self.feature = None
 
@@ -110,7 +115,7 @@ class MedusaDrafter:
     def draft(self, sequence: list[int], k: int, temperature: float,
               generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
         """``d_i ~ q_i`` from head ``i``, for up to ``min(k, heads)`` tokens (none before the first features)."""
-        k = 0 if self.feature is None else min(k, self.heads.config.heads)
+        k = 0 if self.feature is None else min(k, self.max_draft)
         logits = self.head_logits() if k else None
         return grow_chain(lambda drafted: logits[len(drafted)], k, temperature, generator, vocab=self.vocab_size,
                           device=self.output.weight.device)
@@ -118,7 +123,7 @@ class MedusaDrafter:
     def draft_tree(self, sequence: list[int], depth: int, branching: int, *, budget: int | None, children: str,
                    temperature: float, generator: torch.Generator) -> DraftedTree:
         """A tree of up to ``min(depth, heads)`` levels; a depth-``l`` node's children come from head ``l + 1``."""
-        depth = 0 if self.feature is None else min(depth, self.heads.config.heads)
+        depth = 0 if self.feature is None else min(depth, self.max_draft)
         logits = self.head_logits() if depth else None
         return grow_tree(lambda: logits[0], lambda tree, tokens, frontier, fed: logits[tree.depths[frontier]],
                          depth, branching, budget=budget, children=children, temperature=temperature,

@@ -27,8 +27,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
-from .bench import paired_ratio, step_time, time_decoders, tokens_and_result, verify_ratio
+from .bench import draft_time, paired_ratio, step_time, time_decoders, tokens_and_result, verify_ratio
 from .calls import model_device
+from .drafters import Drafter
 from .lookup import PromptLookup
 from .prompts import DOMAINS
 from .reports import jsonable
@@ -62,13 +63,20 @@ def predicted_speedup(alpha: float, gamma: int, draft_step: float, target_step: 
 def choose(alphas: pd.DataFrame, costs: dict, verify: dict[int, float], gammas: tuple[int, ...]) -> pd.DataFrame:
     """The predicted speed-up of every (domain, drafter, gamma); ``alphas`` has columns domain, drafter, alpha.
 
-    ``costs[drafter]`` is its step time in seconds, ``costs["target"]`` the target's one-token step, and
-    ``verify[g]`` the target's time for ``g + 1`` tokens. A drafter with no tested token in a domain
-    (``alpha`` NaN: prompt lookup that never found a match) is left out there.
+    ``costs[drafter]`` is its step time in seconds (a chain of ``g`` tokens costs ``g`` steps), or a dict
+    ``{g: seconds}`` of the measured time of a whole chain (:func:`~specdec_lite.bench.draft_time`: Medusa's
+    heads cost one evaluation whatever ``g``), which then lists the gammas that drafter can draft;
+    ``costs["target"]`` is the target's one-token step and ``verify[g]`` its time for ``g + 1`` tokens. A
+    drafter with no tested token in a domain (``alpha`` NaN: prompt lookup that never found a match) is left
+    out there.
     """
+    def step(drafter: str, g: int) -> float | None:
+        cost = costs[drafter]
+        return (cost[g] / g if g in cost else None) if isinstance(cost, dict) else cost
+
     rows = [{"domain": row.domain, "drafter": row.drafter, "gamma": g, "alpha": row.alpha,
-             "predicted_speedup": predicted_speedup(row.alpha, g, costs[row.drafter], costs["target"], verify[g])}
-            for row in alphas.dropna(subset=["alpha"]).itertuples() for g in gammas]
+             "predicted_speedup": predicted_speedup(row.alpha, g, step(row.drafter, g), costs["target"], verify[g])}
+            for row in alphas.dropna(subset=["alpha"]).itertuples() for g in gammas if step(row.drafter, g) is not None]
     return pd.DataFrame(rows)
 
 
@@ -92,7 +100,9 @@ class PolicyResult:
     def from_dict(cls, data: dict) -> "PolicyResult":
         """The inverse of :meth:`to_dict` (JSON's nulls become NaN again, ``verify`` gets its integer gammas back)."""
         costs = dict(data["costs"])
-        costs["verify"] = {int(g): t for g, t in costs.get("verify", {}).items()}
+        for name, cost in costs.items():  # JSON's keys are strings: the gammas of verify and of measured chains
+            if isinstance(cost, dict):
+                costs[name] = {int(g): t for g, t in cost.items()}
         policies = {name: {d: (c[0], int(c[1])) for d, c in policy.items()} for name, policy in data["policies"].items()}
         frames = {name: pd.DataFrame(data[name]).fillna(np.nan) for name in ("alphas", "predictions", "runs", "summary")}
         return cls(policies=policies, costs=costs, **frames)
@@ -106,9 +116,15 @@ def _pooled_alpha(frames: list[pd.DataFrame]) -> float:
 
 def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gamma: int = 4, max_new_tokens: int = 64,
                     repeats: int = 1, seed: int = 0, lookup: PromptLookup | None = None,
-                    progress: bool = False) -> PolicyResult:
-    """Fit per-domain and fixed policies on half of ``prompts``, and time them on the other half (greedy)."""
-    drafters = {"draft": pair.draft, "lookup": lookup or PromptLookup(vocab_size=pair.target.config.vocab_size)}
+                    others: dict[str, Drafter] | None = None, progress: bool = False) -> PolicyResult:
+    """Fit per-domain and fixed policies on half of ``prompts``, and time them on the other half (greedy).
+
+    The candidates are the pair's draft model (``"draft"``), prompt lookup (``"lookup"``) and any ``others``
+    (name -> drafter, e.g. Medusa's heads and the EAGLE layer of lesson 9), each priced by its own measured
+    chain (:func:`~specdec_lite.bench.draft_time`); ``domain_drafter`` picks among all of them per domain.
+    """
+    drafters = {"draft": pair.draft, "lookup": lookup or PromptLookup(vocab_size=pair.target.config.vocab_size),
+                **(others or {})}
     fit, held_out = split_prompts(prompts, seed)
     eos, target = pair.eos_token_id, pair.target
     # 1. fit: alpha per domain and drafter, from one decode of every fit prompt at probe_gamma
@@ -123,6 +139,9 @@ def fit_and_measure(pair, prompts: list, *, gammas=(1, 2, 3, 4, 5, 6), probe_gam
         [f for (d, m), fs in frames.items() if m == n for f in fs])} for n in drafters])
     # 2. costs and choices
     costs = {"target": step_time(target), "draft": step_time(pair.draft), "lookup": _lookup_step(drafters["lookup"])}
+    for name, drafter in (others or {}).items():
+        most = getattr(drafter, "max_draft", None) or max(gammas)  # Medusa drafts at most one token per head
+        costs[name] = {g: draft_time(drafter, target, g) for g in gammas if g <= most}
     # the g+1-token pass priced against the one-token step timed alternately with it (bench.verify_ratio), so a
     # change of the machine's load between two separate timings cannot leak into the price
     verify = {g: verify_ratio(target, g + 1) * costs["target"] for g in gammas}

@@ -14,6 +14,9 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from specdec_lite.eagle import EagleConfig, EagleDrafter, EagleLayer
+from specdec_lite.medusa import MedusaConfig, MedusaDrafter, MedusaHeads
+
 torch.set_num_threads(1)
 
 
@@ -95,3 +98,25 @@ def fake_conversion(tmp_path, monkeypatch):
 @pytest.fixture(params=DEVICES)
 def device(request) -> str:
     return request.param
+
+
+def randomised(model, seed: int, scale: float):
+    """The model with every weight drawn afresh (normal, std ``scale``), so that its guesses are far from zero."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(scale * torch.randn(param.shape, generator=generator))
+    return model.eval()
+
+
+def medusa(target, shortlist=None, heads: int = 4, seed: int = 0, scale: float = 0.3) -> MedusaDrafter:
+    """Random Medusa heads on ``target`` (lossless decoding must hold for any heads)."""
+    config = MedusaConfig(hidden_size=target.config.hidden_size, heads=heads, vocab_size=target.config.vocab_size,
+                          shortlist=shortlist)
+    return MedusaDrafter.of(randomised(MedusaHeads(config), seed, scale), target)
+
+
+def eagle(target, shortlist=None, seed: int = 0, scale: float = 0.3) -> EagleDrafter:
+    """A random EAGLE-style layer on ``target``, its MLP twice the target's width."""
+    layer = EagleLayer(EagleConfig.like(target, shortlist, intermediate_size=2 * target.config.hidden_size))
+    return EagleDrafter.of(randomised(layer, seed, scale), target)

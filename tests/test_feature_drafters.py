@@ -13,34 +13,14 @@ import pytest
 import torch
 
 from specdec_lite import speculative_generate, tree_speculative_generate
-from specdec_lite.eagle import EagleConfig, EagleDrafter, EagleLayer
-from specdec_lite.medusa import MedusaConfig, MedusaDrafter, MedusaHeads
+from specdec_lite.eagle import EagleDrafter
+from specdec_lite.medusa import MedusaDrafter
 from specdec_lite.sampling import make_generator
 
-from conftest import make_llama
+from conftest import eagle, make_llama, medusa
 from distribution import chi_square_pvalue, exact_continuations
 
 PROMPTS = [[5, 1, 9, 3, 3, 7], [2, 2, 2], [17, 40, 8, 8, 1, 30, 12, 5, 5, 9, 60]]
-
-
-def randomised(model, seed: int, scale: float):
-    """The model with every weight drawn afresh (normal, std ``scale``), so that its guesses are far from zero."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(scale * torch.randn(param.shape, generator=generator))
-    return model.eval()
-
-
-def medusa(target, shortlist=None, heads: int = 4, seed: int = 0, scale: float = 0.3) -> MedusaDrafter:
-    config = MedusaConfig(hidden_size=target.config.hidden_size, heads=heads, vocab_size=target.config.vocab_size,
-                          shortlist=shortlist)
-    return MedusaDrafter.of(randomised(MedusaHeads(config), seed, scale), target)
-
-
-def eagle(target, shortlist=None, seed: int = 0, scale: float = 0.3) -> EagleDrafter:
-    layer = EagleLayer(EagleConfig.like(target, shortlist, intermediate_size=2 * target.config.hidden_size))
-    return EagleDrafter.of(randomised(layer, seed, scale), target)
 
 
 MAKERS = {"medusa": medusa, "eagle": eagle}

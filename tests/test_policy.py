@@ -13,7 +13,7 @@ from specdec_lite.policy import PolicyResult, choose, fit_and_measure, predicted
 from specdec_lite.prompts import DOMAINS
 from specdec_lite.theory import expected_tokens_per_call
 
-from conftest import make_llama, noisy_copy
+from conftest import eagle, make_llama, medusa, noisy_copy
 
 
 def _prompts(per_domain=4, vocab=64):
@@ -69,3 +69,25 @@ def test_fit_and_measure_runs_and_keeps_outputs_exact():
     assert back.policies == result.policies
     assert back.costs["verify"].keys() == result.costs["verify"].keys()
     pd.testing.assert_frame_equal(back.summary, result.summary, check_dtype=False)
+
+
+def test_a_drafter_priced_by_its_measured_chain_is_chosen_only_where_it_can_draft():
+    """A dict of chain times lists the gammas a drafter can draft (Medusa: one per head), and prices each."""
+    alphas = pd.DataFrame([{"domain": "chat", "drafter": "heads", "alpha": 0.9},
+                           {"domain": "chat", "drafter": "draft", "alpha": 0.9}])
+    costs = {"target": 1.0, "draft": 0.1, "heads": {1: 0.05, 2: 0.05}}
+    table = choose(alphas, costs, {g: 1.0 for g in range(1, 5)}, (1, 2, 3, 4))
+    assert sorted(table[table["drafter"] == "heads"]["gamma"]) == [1, 2]
+    heads = table[(table["drafter"] == "heads") & (table["gamma"] == 2)]["predicted_speedup"].item()
+    assert heads == pytest.approx(expected_tokens_per_call(0.9, 2) / (0.05 + 1.0))
+
+
+@pytest.mark.slow
+def test_fit_and_measure_chooses_among_feature_drafters_too():
+    pair = _pair()
+    others = {"medusa": medusa(pair.target, heads=2), "eagle": eagle(pair.target)}
+    result = fit_and_measure(pair, _prompts(per_domain=2), gammas=(1, 2, 3), max_new_tokens=12, others=others)
+    assert set(result.alphas["drafter"]) == {"draft", "lookup", "medusa", "eagle"}
+    assert sorted(result.costs["medusa"]) == [1, 2] and sorted(result.costs["eagle"]) == [1, 2, 3]
+    back = PolicyResult.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
+    assert back.costs["medusa"].keys() == result.costs["medusa"].keys()

@@ -15,7 +15,6 @@ Writes ``specdec_lite/zoo/smol/features_eval.json`` and renders ``medusa/MODEL_C
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
