@@ -13,6 +13,9 @@ it is accepted exactly when it is the target's argmax. A drafting step costs a l
 a forward pass, so ``c`` is about 0: even a low acceptance pays.
 
 It is a :class:`~specdec_lite.drafters.Drafter` with no model and no cache, and it drafts chains only.
+:class:`LookupOr` combines it with a model drafter: it copies where the context has a match and drafts
+with the model elsewhere. Which of the two proposes is decided from the sequence alone, before any draw,
+and each proposal comes with the very q it was drawn from, so the combination is as lossless as each part.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import torch
 from transformers import PreTrainedModel
 
 from .checks import check_int
+from .drafters import Drafter, as_drafter
 
-__all__ = ["PromptLookup"]
+__all__ = ["PromptLookup", "LookupOr"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,44 @@ class PromptLookup:
 
     def cache_length(self) -> int:
         return 0
+
+
+@dataclass
+class LookupOr:
+    """Prompt lookup when the sequence has a match, ``other`` (any chain drafter, or a draft model) when it has none."""
+
+    lookup: PromptLookup
+    other: Drafter | PreTrainedModel
+
+    def __post_init__(self):
+        self.other = as_drafter(self.other)
+
+    @property
+    def wants_features(self) -> bool:
+        return self.other.wants_features
+
+    @property
+    def vocab_size(self) -> int:
+        return self.other.vocab_size
+
+    @property
+    def models(self) -> tuple[PreTrainedModel, ...]:
+        return self.other.models
+
+    def start(self, *, tree: bool) -> None:
+        self.lookup.start(tree=tree)
+        self.other.start(tree=tree)
+
+    def draft(self, sequence: list[int], k: int, temperature: float,
+              generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
+        """The lookup's proposal if it has one, else the other drafter's."""
+        if self.lookup.propose(sequence, k):
+            return self.lookup.draft(sequence, k)
+        return self.other.draft(sequence, k, temperature, generator)
+
+    def rollback(self, length: int, features: torch.Tensor | None) -> None:
+        """The other drafter keeps its cache (and the target's features) up to date either way."""
+        self.other.rollback(length, features)
+
+    def cache_length(self) -> int:
+        return self.other.cache_length()

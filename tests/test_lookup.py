@@ -77,3 +77,26 @@ def test_sampled_continuations_follow_the_target():
     accept_all = {k: v / first_is_2 if k[0] == 2 else 0.0 for k, v in expected.items()}
     assert lookup.propose(prompt, 2)[0] == 2
     assert chi_square_pvalue(samples, accept_all) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["model", "eagle", "medusa"])
+def test_lookup_or_a_drafter_is_exact_and_uses_both(kind):
+    from conftest import eagle, medusa, noisy_copy
+    from specdec_lite.lookup import LookupOr
+
+    target = make_llama(0, vocab=64, layers=2, init=0.5)
+    other = {"model": lambda: noisy_copy(target, 0.3, seed=1), "eagle": lambda: eagle(target),
+             "medusa": lambda: medusa(target)}[kind]()
+    both = LookupOr(PromptLookup(vocab_size=64), other)
+    prompt = torch.tensor([[3, 4, 5, 6, 3, 4, 5, 6, 3, 4, 9, 9, 1]])
+    expected = target.generate(prompt, max_new_tokens=40, do_sample=False)[0, prompt.shape[1]:]
+    asked = []
+    drafted_by_other = both.other.draft
+    both.other.draft = lambda *args: asked.append(1) or drafted_by_other(*args)
+    for gamma in (2, 4):
+        asked.clear()
+        result = speculative_generate(both, target, prompt, 40, gamma=gamma)
+        assert torch.equal(result.tokens, expected)
+        assert 0 < len(asked) < len(result.steps)  # each step asked one of the two: both drafted
+    with pytest.raises(TypeError, match="chain"):
+        tree_speculative_generate(both, target, prompt, 8)
