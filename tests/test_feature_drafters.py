@@ -165,3 +165,14 @@ def test_draft_time_prices_a_chain_by_what_the_drafter_does(target):
     assert t_model[6] > 3 * t_model[1]
     assert t_heads[6] < 2 * t_heads[1]
     assert draft_time(eagle(target), target, 3, repeats=5) > 0
+
+
+@pytest.mark.slow
+def test_lookup_or_eagle_samples_follow_the_target():
+    """Copying where the context matches and drafting elsewhere stays lossless at temperature 1."""
+    from specdec_lite.lookup import LookupOr, PromptLookup
+
+    drafter, target = _far_drafter("eagle")
+    both = LookupOr(PromptLookup(vocab_size=VOCAB), drafter)
+    samples = _continuations(both, target, PROMPT, N, 3000, gamma=2)
+    assert chi_square_pvalue(samples, exact_continuations(target, PROMPT, N)) > 0.01
