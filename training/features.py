@@ -68,10 +68,10 @@ def load_cache(folder: Path = CACHE) -> dict[int, tuple[np.ndarray, np.ndarray]]
     """``{row: (features, choice)}`` for every cached sequence."""
     cached = {}
     for shard in sorted(folder.glob("shard_*.npz")):
-        z = np.load(shard)
-        offsets = z["offsets"]
-        for i, row in enumerate(z["rows"]):
-            cached[int(row)] = (z["features"][offsets[i] : offsets[i + 1]], z["choice"][offsets[i] : offsets[i + 1]])
+        with np.load(shard) as z:  # each z[name] reads the array anew: read it once
+            offsets, features, choice = z["offsets"], z["features"], z["choice"]
+            for i, row in enumerate(z["rows"]):
+                cached[int(row)] = (features[offsets[i] : offsets[i + 1]], choice[offsets[i] : offsets[i + 1]])
     return cached
 
 
