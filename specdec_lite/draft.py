@@ -1,4 +1,7 @@
-"""Draft proposal as a chain: the draft model guesses the next ``k`` tokens, one cached call each."""
+"""Draft proposal as a chain: the draft model guesses the next ``k`` tokens, one cached call each.
+
+:func:`grow_chain` is the loop itself, for any drafter that can give the logits after the tokens drafted so far.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ The draft cache holds the prefix. The first call feeds the sequence tokens the d
 and gives ``q`` at the root; each later call feeds the frontier (the newest level) under the tree
 mask, so every frontier node sees the prefix, its ancestors and itself, and gives ``q`` at each of
 them. The fed nodes stay in the draft cache after the prefix; the decoder later keeps the accepted
-ones (:func:`specdec_lite.calls.compact_cache`) and drops the rest.
+ones (:func:`specdec_lite.calls.compact_cache`) and drops the rest. The growing itself (:func:`grow_tree`)
+asks only for logits at the root and at each frontier, so the drafters that read the target's features
+(:mod:`specdec_lite.medusa`, :mod:`specdec_lite.eagle`) grow their trees with it too.
 
 How the ``branching`` children of a node are chosen (``children=``):
 
