@@ -110,7 +110,7 @@ def test_model_card_renders_every_section_and_goal_verdict():
 
 
 ENTRY_POINTS = ["train_tiny", "evaluate_tiny", "prompts_tiny", "train_smol", "evaluate_smol", "prompts_chat",
-                "instructions"]
+                "instructions", "features", "train_features", "evaluate_features"]
 
 
 @pytest.mark.parametrize("module", ENTRY_POINTS)
