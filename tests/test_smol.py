@@ -281,3 +281,35 @@ def test_lesson_2_recorded_runs_are_what_the_library_decodes_now(smol_pair):
                 (s.drafted, s.accepted, s.emitted) for s in now.steps]
             assert [(n_.token, n_.accepted) for n_ in saved.nodes] == [(n_.token, n_.accepted) for n_ in now.nodes]
             assert GenerationResult.from_dict(now.to_dict()).nodes == now.nodes  # the round trip keeps every field
+
+
+@pytest.mark.slow
+@needs_smol
+@pytest.mark.parametrize("kind", ["medusa", "eagle"])
+def test_shipped_feature_drafters_are_exact_and_accepted_on_smol(smol_pair, kind):
+    """The trained Medusa heads and EAGLE layer: the target's greedy output, token for token, and some drafts kept."""
+    from specdec_lite import load_prompts
+    from specdec_lite.pairs import feature_drafter
+
+    pair = smol_pair
+    drafter = feature_drafter(pair, kind)
+    for domain in ("code", "chat"):
+        ids = pair.encode(load_prompts(domain=domain)[1].prompt)
+        expected = pair.target.generate(ids[None], attention_mask=torch.ones_like(ids[None]), max_new_tokens=24,
+                                        do_sample=False)[0, len(ids):]
+        chain = speculative_generate(drafter, pair.target, ids, 24, gamma=4, eos_token_id=pair.eos_token_id)
+        tree = tree_speculative_generate(drafter, pair.target, ids, 24, depth=3, branching=2,
+                                         eos_token_id=pair.eos_token_id)
+        assert torch.equal(chain.tokens, expected) and torch.equal(tree.tokens, expected), domain
+        assert sum(step.accepted for step in chain.steps) > 0  # trained: not every draft is rejected
+
+
+def test_feature_drafters_are_refused_for_a_pair_they_were_not_trained_on():
+    from types import SimpleNamespace
+
+    from specdec_lite.pairs import feature_drafter
+
+    with pytest.raises(ValueError, match="smol pair's target only"):
+        feature_drafter(SimpleNamespace(name="tiny"), "eagle")
+    with pytest.raises(ValueError, match="'medusa', 'eagle'"):
+        feature_drafter(SimpleNamespace(name="smol"), "hydra")
