@@ -10,6 +10,11 @@ copy is ``results/policies/smol.json``:
 
     python tools/run_policies.py results/policies/smol.json --pair smol --per-domain 8
 
+Lesson 9's copy adds the course's feature drafters (Medusa's heads, the EAGLE-style layer, and prompt lookup
+falling back to that layer) to the candidates that ``domain_drafter`` chooses from:
+
+    python tools/run_policies.py results/policies/smol_features.json --pair smol --per-domain 8 --feature-drafters
+
 The first ``--per-domain`` prompts of each domain of the pair's prompt set are used (half to fit, half to measure).
 """
 
@@ -25,10 +30,18 @@ from pathlib import Path
 
 import torch
 
-from specdec_lite.pairs import load_pair
+from specdec_lite.lookup import LookupOr, PromptLookup
+from specdec_lite.pairs import feature_drafter, load_pair
 from specdec_lite.policy import fit_and_measure
 from specdec_lite.prompts import DOMAINS, load_prompts
 from specdec_lite.reports import jsonable
+
+
+def feature_candidates(pair) -> dict:
+    """Lesson 9's extra candidates: Medusa's heads, the EAGLE-style layer, and lookup falling back to that layer."""
+    eagle = feature_drafter(pair, "eagle")
+    return {"medusa": feature_drafter(pair, "medusa"), "eagle": eagle,
+            "lookup_eagle": LookupOr(PromptLookup(pair.target.config.vocab_size), eagle)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,21 +52,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per held-out prompt and decoder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--feature-drafters", action="store_true",
+                        help="add medusa, eagle and lookup_eagle to the candidates (smol pair only)")
     args = parser.parse_args(argv)
     if args.per_domain < 2:
         parser.error(f"--per-domain must be at least 2 (half to fit, half to measure), not {args.per_domain}")
 
+    if args.feature_drafters and args.pair != "smol":
+        parser.error("--feature-drafters needs --pair smol: the course trained its feature drafters on that target only")
+
     torch.manual_seed(args.seed)
     pair = load_pair(args.pair)
+    others = feature_candidates(pair) if args.feature_drafters else None
     prompts = [p for d in DOMAINS for p in load_prompts(d, prompt_set=pair.prompt_set)[: args.per_domain]]
     load_before = os.getloadavg()
     start = time.perf_counter()
     result = fit_and_measure(pair, prompts, max_new_tokens=args.max_new_tokens, repeats=args.repeats,
-                             seed=args.seed, progress=True)
+                             seed=args.seed, others=others, progress=True)
     report = {
         "command": "python tools/run_policies.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "pair": pair.name,
-        "settings": {"per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
+        "settings": {"candidates": ["draft", "lookup", *(others or {})], "per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
                      "seed": args.seed, "prompt_ids": [p.id for p in prompts]},
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "device": str(pair.device),
