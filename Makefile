@@ -8,6 +8,8 @@
 #                   bubblewrap sandbox (docs/instructors.md; needs Debian's bubblewrap: apt-get install bubblewrap)
 #   make feedback  HTML feedback for every autograded submission, in feedback/<student>/<assignment>/
 #   make grades   export the gradebook to grades.csv
+#   make drafters  lesson 9's benchmark: every drafter against the SmolLM2 target alone (about 40 min on a quiet
+#                  2-core CPU), written to results/drafters/smol.json with which of the issue's budgets were met
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,7 +23,7 @@ PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast release autograde feedback grades clean
+.PHONY: setup lab test test-fast release autograde feedback grades drafters clean
 
 setup: $(STAMP)
 
@@ -61,6 +63,9 @@ feedback: $(STAMP)
 
 grades: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py grades
+
+drafters: $(STAMP)
+	$(BIN)/python tools/compare_drafters.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -382,3 +382,71 @@ def _starts(steps):
     for step in steps:
         yield start
         start += step.emitted
+
+
+# --- Lesson 9: a learner's function as a drafter, and any drafter's proposal -------------------------------------
+
+def _library_propose(sequence, k, max_ngram, min_ngram):
+    from specdec_lite.lookup import PromptLookup
+
+    return PromptLookup(10**6, max_ngram, min_ngram).propose(sequence, k)
+
+
+def test_lookup_drafter_decodes_with_the_learners_proposals():
+    from conftest import make_llama
+
+    from specdec_lite import autoregressive_generate, speculative_generate
+    from specdec_lite.course import lookup_drafter
+    from specdec_lite.lookup import PromptLookup
+
+    target = make_llama(vocab=40, hidden=32, layers=2, seed=3)
+    prompt = torch.tensor([5, 6, 7, 8, 5, 6, 7, 8, 5, 6])
+    called = []
+
+    def propose(sequence, k, max_ngram, min_ngram):
+        called.append((len(sequence), k, max_ngram, min_ngram))
+        return _library_propose(sequence, k, max_ngram, min_ngram)
+
+    yours = speculative_generate(lookup_drafter(propose, 40, max_ngram=2), target, prompt, 24, gamma=4)
+    library = speculative_generate(PromptLookup(40, max_ngram=2), target, prompt, 24, gamma=4)
+    assert called and all(m == 2 and n == 1 for _, _, m, n in called)
+    assert torch.equal(yours.tokens, library.tokens) and [s.accepted for s in yours.steps] == [s.accepted for s in library.steps]
+    assert torch.equal(yours.tokens, autoregressive_generate(target, prompt, 24).tokens)
+
+
+def test_lookup_drafter_explains_a_bad_function():
+    from specdec_lite.course import lookup_drafter
+
+    with pytest.raises(TypeError, match="propose must be a function"):
+        lookup_drafter([1, 2], 40)
+    too_many = lookup_drafter(lambda sequence, k, a, b: list(range(k + 1)), 40)
+    with pytest.raises(ValueError, match="at most k ids"):
+        too_many.propose([1, 2, 3], 2)
+    outside = lookup_drafter(lambda sequence, k, a, b: [99], 40)
+    with pytest.raises(ValueError, match="vocabulary of 40"):
+        outside.propose([1, 2, 3], 2)
+
+
+@pytest.mark.parametrize("kind", ["draft", "lookup", "medusa", "eagle"])
+def test_proposal_is_what_the_first_decoding_step_drafts(kind):
+    import conftest
+    from conftest import make_llama
+
+    from specdec_lite import speculative_generate
+    from specdec_lite.course import proposal
+    from specdec_lite.lookup import PromptLookup
+
+    target = make_llama(vocab=40, hidden=32, layers=2, seed=4)
+    drafter = {"draft": lambda: make_llama(vocab=40, hidden=16, layers=1, seed=5),
+               "lookup": lambda: PromptLookup(40),
+               "medusa": lambda: conftest.medusa(target),
+               "eagle": lambda: conftest.eagle(target)}[kind]()
+    prompt = [3, 9, 4, 1, 3, 9, 4, 1, 3, 9]
+    # a feature drafter drafts nothing before the target has handed it features: compare its second step
+    step = 1 if getattr(drafter, "wants_features", False) else 0
+    result = speculative_generate(drafter, target, torch.tensor(prompt), 12, gamma=3)
+    before = prompt + result.tokens[: sum(s.emitted for s in result.steps[:step])].tolist()
+    drafted = [n.token for n in result.nodes if n.step == step]
+    assert drafted and proposal(drafter, target, before, 3) == drafted
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        proposal(drafter, target, [3], 3)

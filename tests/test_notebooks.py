@@ -452,6 +452,8 @@ def _quoted(text: str, pattern: str) -> float:
 # Every quiz statement about what the course measured, with how to compute it from the committed files:
 # (assignment, cell id, [(regex capturing a quoted figure, value computed from results/, decimals)], claims)
 def _quiz_facts():
+    import json
+
     report = _study_report()
     level = _by_domain(report, "level_acceptance")
     entropy = _by_domain(report, "mean_entropy")
@@ -459,6 +461,9 @@ def _quiz_facts():
     published_acceptance = _published(report, "acceptance_published")
     low, high = report["published"][0]["entropy_r_published_low"], report["published"][0]["entropy_r_published_high"]
     findings = {f["finding"]: f["holds"] for f in report["findings"]}
+    compared = json.loads((ROOT / "results" / "drafters" / "smol.json").read_text())["study"]["drafters"]
+    drafters = {d: {name: per[d] for name, per in compared.items()} for d in next(iter(compared.values()))}
+    fastest = {d: max(per, key=lambda name: per[name]["speedup"]) for d, per in drafters.items()}
     course_reverses = {
         "chat has the highest acceptance (study) / lowest (course)":
             max(published_acceptance, key=published_acceptance.get) == "chat" and min(level, key=level.get) == "chat",
@@ -483,6 +488,16 @@ def _quiz_facts():
         ("final_check", "q13_text",
          [(r"math highest at (0\.\d\d)", level["math"], 2), (r"chat lowest at (0\.\d\d)", level["chat"], 2)],
          course_reverses),
+        ("final_check", "q20_text",
+         [(r"prompt lookup in code \((\d\.\d\d)x\)", drafters["code"]["lookup"]["speedup"], 2),
+          (r"separate draft in math \((\d\.\d\d)x\)", drafters["math"]["draft"]["speedup"], 2)],
+         {"no drafter reached 1.3x in any domain": all(f["speedup"] < 1.3 for per in drafters.values() for f in per.values()),
+          "prompt lookup was the fastest in code": fastest["code"] == "lookup",
+          "the separate draft was the fastest in math": fastest["math"] == "draft",
+          "in chat none beat the target alone": all(f["speedup"] < 1 for f in drafters["chat"].values()),
+          "EAGLE was not the fastest in every domain": any(not n.startswith("eagle") for n in fastest.values()),
+          "Medusa was not the fastest everywhere": any(not n.startswith("medusa") for n in fastest.values()),
+          "every output was exact": all(f["exact"] for per in drafters.values() for f in per.values())}),
     ]
 
 

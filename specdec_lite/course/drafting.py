@@ -1,0 +1,66 @@
+"""A learner's function as a drafter, so that the library's decoders can run it (lesson 9).
+
+Lesson 9's first exercise is the proposal step of prompt lookup, ``propose(sequence, k, max_ngram, min_ngram)``.
+:func:`lookup_drafter` wraps such a function into a :class:`~specdec_lite.lookup.PromptLookup` whose proposals
+are the function's, so that ``speculative_generate`` decodes with the learner's code and the lesson can show
+that the output is still the target's own greedy output. The lesson never imports ``PromptLookup`` itself: it
+is the exercise's answer. :func:`proposal` asks any drafter what it would propose after a given sequence, as in
+a decoding step, so that a lesson can set several drafters' guesses beside what the target wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel
+
+from ..calls import eval_mode, model_device, new_cache, score
+from ..drafters import Drafter, as_drafter
+from ..lookup import PromptLookup
+
+__all__ = ["lookup_drafter", "proposal"]
+
+
+@dataclass(frozen=True)
+class _LearnerLookup(PromptLookup):
+    """Prompt lookup whose proposal step is ``proposer`` (called with a plain list of ints)."""
+
+    proposer: Callable[[list[int], int, int, int], list[int]] | None = None
+
+    def propose(self, sequence: list[int], k: int) -> list[int]:
+        tokens = self.proposer(list(sequence), k, self.max_ngram, self.min_ngram)
+        proposed = [int(t) for t in tokens]
+        if len(proposed) > k or any(not 0 <= t < self.vocab_size for t in proposed):
+            raise ValueError(f"the proposal function returned {len(proposed)} token(s) for k={k}, or ids outside "
+                             f"the vocabulary of {self.vocab_size}: it must return at most k ids taken from the sequence.")
+        return proposed
+
+
+def lookup_drafter(propose: Callable[[list[int], int, int, int], list[int]], vocab_size: int, max_ngram: int = 3,
+                   min_ngram: int = 1) -> PromptLookup:
+    """A prompt-lookup drafter over ``vocab_size`` tokens whose proposals come from ``propose(sequence, k, max_ngram, min_ngram)``."""
+    if not callable(propose):
+        raise TypeError(f"propose must be a function (sequence, k, max_ngram, min_ngram) -> list of ids, "
+                        f"not {type(propose).__name__}.")
+    return _LearnerLookup(vocab_size, max_ngram, min_ngram, proposer=propose)
+
+
+def proposal(drafter: Drafter | PreTrainedModel, target: PreTrainedModel, sequence: list[int], k: int) -> list[int]:
+    """The greedy chain of up to ``k`` tokens that ``drafter`` proposes after ``sequence``, as in a decoding step.
+
+    The target scores every token but the newest (one call, untimed) and hands its features to a drafter that
+    wants them, exactly as the decoders do after a verification; then the drafter drafts at temperature 0.
+    """
+    drafter = as_drafter(drafter)
+    drafter.start(tree=False)
+    sequence = [int(t) for t in sequence]
+    if len(sequence) < 2:
+        raise ValueError(f"a proposal needs a sequence of at least 2 tokens (the target scores all but the newest), "
+                         f"got {len(sequence)}.")
+    with eval_mode(*drafter.models, target):
+        seen = torch.tensor(sequence[:-1], device=model_device(target))
+        drafter.rollback(len(sequence) - 1, score(target, seen, new_cache(), features=drafter.wants_features).features)
+        tokens, _ = drafter.draft(sequence, k, 0.0, torch.Generator().manual_seed(0))
+    return [int(t) for t in tokens]
