@@ -40,7 +40,7 @@ from transformers import PreTrainedModel
 from .autoregressive import autoregressive_generate
 from .calls import cache_length, crop_cache, eos_token_id, eval_mode, forward, model_device, new_cache, score
 from .checks import check_int
-from .drafters import as_drafter
+from .drafters import Drafter, as_drafter
 from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, best_gamma, expected_speedup, expected_tokens_per_call
@@ -57,6 +57,7 @@ __all__ = [
     "timed",
     "step_time",
     "verify_ratio",
+    "hand_over",
     "draft_time",
     "cost_coefficient",
     "time_decoders",
@@ -134,6 +135,16 @@ def step_time(
 
 
 @torch.inference_mode()
+def hand_over(drafter: Drafter, target: PreTrainedModel, sequence: list[int], cache) -> None:
+    """Bring ``drafter`` to where a decoding step leaves it: the target has scored all of ``sequence`` but the newest.
+
+    The tokens ``cache`` lacks (all but the newest) go through the target in one call, and the drafter is rolled
+    back to ``len(sequence) - 1`` with their features when it wants them, as the decoders do after a verification.
+    """
+    unseen = torch.tensor(sequence[cache_length(cache):-1], device=model_device(target))
+    drafter.rollback(len(sequence) - 1, score(target, unseen, cache, features=drafter.wants_features).features)
+
+
 def draft_time(drafter, target: PreTrainedModel, gamma: int, context: int = 64, repeats: int = 30, warmup: int = 3,
                seed: int = 0) -> float:
     """Median seconds any drafter takes to propose a chain of ``gamma`` tokens, as inside decoding.
@@ -154,8 +165,7 @@ def draft_time(drafter, target: PreTrainedModel, gamma: int, context: int = 64, 
     times = []
     with eval_mode(*drafter.models, target):
         for i in range(warmup + repeats):
-            unseen = torch.tensor(sequence[cache_length(cache):-1], device=device)  # the target holds all but the newest
-            drafter.rollback(len(sequence) - 1, score(target, unseen, cache, features=drafter.wants_features).features)
+            hand_over(drafter, target, sequence, cache)
             seconds, _ = timed(lambda: drafter.draft(sequence, gamma, 0.0, generator), device)
             if i >= warmup:
                 times.append(seconds)

@@ -30,18 +30,21 @@ from pathlib import Path
 
 import torch
 
-from specdec_lite.lookup import LookupOr, PromptLookup
-from specdec_lite.pairs import feature_drafter, load_pair
+from specdec_lite.pairs import load_pair
 from specdec_lite.policy import fit_and_measure
 from specdec_lite.prompts import DOMAINS, load_prompts
 from specdec_lite.reports import jsonable
 
 
 def feature_candidates(pair) -> dict:
-    """Lesson 9's extra candidates: Medusa's heads, the EAGLE-style layer, and lookup falling back to that layer."""
-    eagle = feature_drafter(pair, "eagle")
-    return {"medusa": feature_drafter(pair, "medusa"), "eagle": eagle,
-            "lookup_eagle": LookupOr(PromptLookup(pair.target.config.vocab_size), eagle)}
+    """Lesson 9's extra candidates: Medusa's heads, the EAGLE-style layer, and lookup falling back to that layer.
+
+    They are the chain drafters of the study comparison (``tools/compare_drafters.py``), built there once.
+    """
+    from compare_drafters import drafter_set  # this folder is on the path when the tool runs as a script
+
+    study = drafter_set(pair, "study")
+    return {name: study[name][0] for name in ("medusa", "eagle", "lookup_eagle")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel
 
-from ..calls import eval_mode, model_device, new_cache, score
+from ..bench import hand_over
+from ..calls import eval_mode, new_cache
 from ..drafters import Drafter, as_drafter
 from ..lookup import PromptLookup
 
@@ -50,8 +51,9 @@ def lookup_drafter(propose: Callable[[list[int], int, int, int], list[int]], voc
 def proposal(drafter: Drafter | PreTrainedModel, target: PreTrainedModel, sequence: list[int], k: int) -> list[int]:
     """The greedy chain of up to ``k`` tokens that ``drafter`` proposes after ``sequence``, as in a decoding step.
 
-    The target scores every token but the newest (one call, untimed) and hands its features to a drafter that
-    wants them, exactly as the decoders do after a verification; then the drafter drafts at temperature 0.
+    :func:`~specdec_lite.bench.hand_over` has the target score every token but the newest (one call) and hand its
+    features to a drafter that wants them, as the decoders do after a verification; then the drafter drafts at
+    temperature 0.
     """
     drafter = as_drafter(drafter)
     drafter.start(tree=False)
@@ -60,7 +62,6 @@ def proposal(drafter: Drafter | PreTrainedModel, target: PreTrainedModel, sequen
         raise ValueError(f"a proposal needs a sequence of at least 2 tokens (the target scores all but the newest), "
                          f"got {len(sequence)}.")
     with eval_mode(*drafter.models, target):
-        seen = torch.tensor(sequence[:-1], device=model_device(target))
-        drafter.rollback(len(sequence) - 1, score(target, seen, new_cache(), features=drafter.wants_features).features)
+        hand_over(drafter, target, sequence, new_cache())
         tokens, _ = drafter.draft(sequence, k, 0.0, torch.Generator().manual_seed(0))
     return [int(t) for t in tokens]
