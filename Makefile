@@ -66,6 +66,7 @@ grades: $(STAMP)
 
 drafters: $(STAMP)
 	$(BIN)/python tools/compare_drafters.py
+	$(BIN)/python -m training.card_features
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -45,3 +45,37 @@ def test_the_cache_order_takes_the_domains_in_turn_and_holds_out_every_50th():
     assert [int(data["domain"][r]) for r in order[:8]] == [0, 1, 2, 3, 0, 1, 2, 3]
     train, held = split(list(range(100)))
     assert held == [49, 99] and len(train) == 98
+
+
+def test_the_feature_cards_are_what_the_committed_files_render(tmp_path):
+    """Each card is rendered from the committed log, evaluation, comparison and policy run, so none can drift."""
+    import json
+
+    from specdec_lite.pairs import SMOL_DIR
+    from training.card_features import POLICY, SPEED, WHAT, render, write_all
+
+    ev = json.loads((SMOL_DIR / "features_eval.json").read_text())
+    speed, policy = json.loads(SPEED.read_text()), json.loads(POLICY.read_text())
+    for kind in WHAT:
+        log = json.loads((SMOL_DIR / kind / "training_log.json").read_text())
+        card = render(kind, log, ev, speed, policy)
+        assert (SMOL_DIR / kind / "MODEL_CARD.md").read_text() == card, "run `python -m training.card_features`"
+        best = speed["budgets"]["best_per_domain"]["code"]
+        assert f"{best['speedup']:.2f}x ({best['drafter']})" in card
+        assert f"{speed['study']['drafters'][kind]['math']['speedup']:.2f}x" in card
+    for kind in WHAT:  # a copy of the zoo without the comparison's files renders cards without a speed section
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "training_log.json").write_text((SMOL_DIR / kind / "training_log.json").read_text())
+    write_all(tmp_path, ev, speed_file=tmp_path / "absent.json", policy_file=tmp_path / "absent.json")
+    assert "## Speed" not in (tmp_path / "eagle" / "MODEL_CARD.md").read_text()
+
+
+def test_the_card_says_where_the_policy_chose_the_drafter():
+    from training.card_features import _policy
+
+    summary = [{"domain": d, "domain_drafter_choice": choice, "domain_drafter_speedup": 1.0, "fixed_speedup": 0.9}
+               for d, choice in zip(("code", "math", "logic", "chat", "all"),
+                                    ("lookup, gamma 6", "eagle, gamma 3", "lookup_eagle, gamma 4", "draft, gamma 2", None))]
+    policy = {"command": "run", "result": {"summary": summary}}
+    assert _policy("eagle", policy).endswith("this drafter was chosen in math, logic.")
+    assert _policy("medusa", policy).endswith("this drafter was never chosen.")

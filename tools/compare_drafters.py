@@ -18,7 +18,8 @@ target call, the median paired speed-up over the target alone, and whether every
 target's own. The drafting price ``c = T_draft(4) / (4 T_target(1))`` comes from
 :func:`specdec_lite.bench.draft_time` and :func:`~specdec_lite.bench.step_time`. Budgets (issue: lesson 9): the
 best drafter per study domain at least 1.3x; EAGLE's alpha at least the separate draft's; lookup or its
-combination at least 1.5x on the grounded set. The JSON says which were met.
+combination at least 1.5x on the grounded set. The JSON says which were met; ``python -m training.card_features``
+(run by ``make drafters`` after this tool) writes them into the feature drafters' model cards.
 """
 
 from __future__ import annotations
