@@ -22,6 +22,7 @@ classes on import, so ``AutoModelForCausalLM.from_pretrained`` loads it like any
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, LlamaConfig, LlamaForCausalLM, PreTrainedModel
@@ -62,6 +63,13 @@ class TargetHead:
             raise ValueError(f"the shortlist holds ids outside the target's vocabulary of {vocab} tokens.")
         ids = ids.to(layer.weight.device)
         return cls(ids, layer.weight.detach()[ids].clone(), vocab)
+
+    @cached_property
+    def rows(self) -> torch.Tensor:
+        """``(V,)``: each token id's row in ``weight``, -1 for a token outside the shortlist (computed once)."""
+        rows = torch.full((self.vocab_size,), -1, dtype=torch.long, device=self.shortlist.device)
+        rows[self.shortlist] = torch.arange(len(self.shortlist), device=self.shortlist.device)
+        return rows
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         """The ``(..., K)`` logits of the shortlist's tokens (what training scores)."""

@@ -52,8 +52,6 @@ def split(rows: list[int]) -> tuple[list[int], list[int]]:
 
 def batch(data: dict, cache: dict, rows, head: TargetHead):
     """Right-padded ``features (B, L, H)``, ``tokens``, the choice's shortlist index (-1 outside), mask, answer mask."""
-    index = torch.full((head.vocab_size,), -1, dtype=torch.long)
-    index[head.shortlist] = torch.arange(len(head.shortlist))
     width = max(len(cache[r][1]) for r in rows)
     hidden = head.weight.shape[1]
     feats = torch.zeros(len(rows), width, hidden)
@@ -67,7 +65,7 @@ def batch(data: dict, cache: dict, rows, head: TargetHead):
         start = data["starts"][r]
         feats[i, :n] = torch.from_numpy(f.astype(np.float32))
         tokens[i, :n] = torch.from_numpy(data["tokens"][start : start + n].astype(np.int64))
-        choice[i, :n] = index[torch.from_numpy(c.astype(np.int64))]
+        choice[i, :n] = head.rows[torch.from_numpy(c.astype(np.int64))]
         mask[i, :n] = 1
         answer[i, data["prompt_len"][r] - 1 : n - 1] = True  # h_t whose next token x_{t+1} is an answer token
     return feats, tokens, choice, mask, answer
