@@ -69,6 +69,7 @@ class Lesson:
 
 LESSON_2 = Lesson("02_draft_and_verify")
 LESSON_5 = Lesson("05_measuring_speedup")
+LESSON_9 = Lesson("09_self_drafting")
 
 
 def chromium_path() -> str | None:
@@ -108,7 +109,7 @@ def course(tmp_path_factory) -> Path:
     """A scratch copy of the course's lessons/, where each tested lesson is its solution notebook."""
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "lessons", root / "lessons", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for lesson in (LESSON_2, LESSON_5):
+    for lesson in (LESSON_2, LESSON_5, LESSON_9):
         if lesson.source.exists():
             shutil.copytree(lesson.source.parent, root / "lessons" / lesson.assignment, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -335,6 +336,17 @@ def test_lesson_5_speedup_explorer_in_jupyterlab(browser, lab, course):
     screenshot(page, "lesson-05-speedup-explorer", explorer, readme=True)
 
     check_plot(page, panel, "lesson-05-plot")
+    page.close()
+
+
+def test_lesson_9_runs_in_jupyterlab_with_its_plots(browser, lab, course):
+    """The newest lesson, as a learner meets it: every cell runs, and each of its plots reaches the page."""
+    page, panel = run_lesson(browser, lab, course, LESSON_9)
+    saved = json.loads((course / "lessons" / LESSON_9.assignment / LESSON_9.notebook).read_text())
+    plots = [out for cell in saved["cells"] for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    source = json.loads(LESSON_9.source.read_text())
+    assert len(plots) == sum("plt.show()" in "".join(cell["source"]) for cell in source["cells"]) >= 3
+    check_plot(page, panel, "lesson-09-plot")
     page.close()
 
 
