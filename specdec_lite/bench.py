@@ -134,7 +134,6 @@ def step_time(
     return float(np.median(times["step"]))
 
 
-@torch.inference_mode()
 def hand_over(drafter: Drafter, target: PreTrainedModel, sequence: list[int], cache) -> None:
     """Bring ``drafter`` to where a decoding step leaves it: the target has scored all of ``sequence`` but the newest.
 
@@ -145,6 +144,7 @@ def hand_over(drafter: Drafter, target: PreTrainedModel, sequence: list[int], ca
     drafter.rollback(len(sequence) - 1, score(target, unseen, cache, features=drafter.wants_features).features)
 
 
+@torch.inference_mode()
 def draft_time(drafter, target: PreTrainedModel, gamma: int, context: int = 64, repeats: int = 30, warmup: int = 3,
                seed: int = 0) -> float:
     """Median seconds any drafter takes to propose a chain of ``gamma`` tokens, as inside decoding.
