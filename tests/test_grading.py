@@ -189,10 +189,10 @@ def test_number_explains_a_bad_format(answer, message):
 
 
 def _scratch_course(folder: Path, assignments: list[str]) -> Path:
-    """A copy of what grading needs: the nbgrader config, the two tools, and the solutions of ``assignments``."""
+    """A copy of what grading needs: the nbgrader config, the grading tools, and the solutions of ``assignments``."""
     (folder / "tools").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", folder)
-    for tool in ("release.py", "grading.py", "sandbox.py"):
+    for tool in ("release.py", "grading.py", "grading_task.py", "grading_report.py", "sandbox.py"):
         shutil.copy(ROOT / "tools" / tool, folder / "tools")
     for name in assignments:
         shutil.copytree(ROOT / "solutions" / name, folder / "solutions" / name)

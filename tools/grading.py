@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
+import json
 import os
 import re
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
@@ -48,6 +48,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import release  # noqa: E402  (tools/release.py: which assignments exist, and how to record them in the gradebook)
+import grading_task  # noqa: E402  (tools/grading_task.py: what a Dask worker does with one submission)
 import sandbox  # noqa: E402  (tools/sandbox.py: the bubblewrap sandbox of a submission's kernel)
 
 ROOT = release.ROOT
@@ -55,8 +56,8 @@ SUBMITTED = "submitted"
 # nbgrader's gradebook trips SQLAlchemy's autoflush warnings while it records a submission: noise, not ours to fix
 warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session")
 
-__all__ = ["Outcome", "Sandbox", "submissions", "check_submission", "restore_cells", "autograde", "feedback",
-           "export_grades", "main"]
+__all__ = ["Outcome", "Sandbox", "State", "Run", "submissions", "check_submission", "restore_cells", "default_workers",
+           "autograde", "feedback", "export_grades", "snapshot", "main"]
 
 
 @dataclass
@@ -87,38 +88,20 @@ class Sandbox:
     wall_seconds: int = 1800
 
 
-# --- nbgrader ------------------------------------------------------------------------------------------
+# --- nbgrader ---------------------------------------------------------------------------------------------
 
 
-def _api(submitted: Path | None = None, sandboxed: bool = False, cell_timeout: int | None = None):
-    """nbgrader's API on the course, reading submissions from ``submitted`` (default ``submitted/``); with
-    ``sandboxed``, every notebook's kernel starts in the open :class:`sandbox.Jail`."""
+def _api():
+    """nbgrader's API on the course (feedback reads the instructor's gradebook and autograded/)."""
     import logging
 
     from nbgrader.apps import NbGraderAPI
-    from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import Execute
 
-    # nbgrader's own log goes into each result's "log"; keep its console output (and the exchange's
-    # "no exchange directory" notice, irrelevant without JupyterHub) quiet
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     config = release.course_config()
     config.NbGraderAPI.log_level = "ERROR"
-    if submitted is not None:
-        config.CourseDirectory.submitted_directory = str(submitted)
-    if cell_timeout is not None:
-        config.Execute.timeout = cell_timeout
-    if sandboxed:
-        class SandboxedExecute(Execute):
-            def __init__(self, *args, **kwargs):
-                kwargs["kernel_manager_class"] = sandbox.SandboxedKernelManager
-                super().__init__(*args, **kwargs)
-
-        config.Autograde.autograde_preprocessors = [SandboxedExecute if step is Execute else step
-                                                    for step in Autograde.class_traits()["autograde_preprocessors"].default()]
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
 def _bin_on_path() -> None:
@@ -328,88 +311,408 @@ def _prepare(student: str, assignment: str, into: Path) -> list[str]:
     return notes
 
 
-def _kernel_can_read(smol_cache: Path) -> list[Path]:
-    """What a sandboxed kernel may read: the Python installation and environment, and of the course only the
-    library, the committed results and GPU measurements that lessons load, and the converted SmolLM2 cache."""
-    spec = importlib.util.find_spec("specdec_lite")  # found, not imported (that would load torch here)
-    library = Path(next(iter(spec.submodule_search_locations))).resolve()
-    paths = [Path(sys.prefix), Path(sys.base_prefix).resolve(), library,
-             library.parent / "results", library.parent / "docs" / "gpu_runs", smol_cache]
-    return sorted({p for p in paths if p.exists()})
+# --- What is graded already: the client's state ----------------------------------------------------------
 
 
-def _smol_cache(assignments: list[str]) -> Path:
-    """The converted SmolLM2 cache, which a sandboxed kernel may only read. When a lesson is to be graded, it is
-    converted here first if needed (once; about 30-60 s, as the first load in a lesson would)."""
-    convert = any(release.release_folder(a) == "lessons" for a in assignments)
-    code = ("import sys\nfrom specdec_lite import smol\n"
-            "print(smol.smol_target_dir(verbose=False) if sys.argv[1] == 'convert' else smol.cache_dir())")
-    run = subprocess.run([sys.executable, "-c", code, "convert" if convert else "find"], capture_output=True, text=True)
-    if run.returncode != 0:
-        tail = (run.stderr.strip().splitlines() or ["no message"])[-1]
-        raise SystemExit(f"cannot prepare SmolLM2's cache for the lessons' kernels: {tail}")
-    return Path(run.stdout.strip().splitlines()[-1])
+STATE = ".nbgrader/grading_state.json"
+# A sandboxed kernel's peak memory where this machine has not measured it yet (MiB): SmolLM2 and the draft in
+# a lesson, the course library alone in a quiz (results/grading/ holds the measured figures).
+ASSUMED_PEAK_MIB = {"lessons": 1800, "quizzes": 700}
+WORKER_MIB = 300  # a Dask worker process with nbgrader loaded, beside its kernel
 
 
-def _grade(student: str, assignment: str, box: Sandbox | None, cell_timeout: int | None, readable: list[Path]) -> Outcome:
-    """Autograde one checked submission: from a restored copy, its kernel in a jail unless ``box`` is None."""
-    start = time.perf_counter()
+@dataclass
+class State:
+    """``.nbgrader/grading_state.json``, written by the client alone: for each submission, the fingerprint of
+    what was graded (its files, the assignment's source and release) and the outcome; per assignment, the
+    highest peak memory a sandboxed kernel reached here."""
+
+    submissions: dict = field(default_factory=dict)
+    peak_mib: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> "State":
+        path = ROOT / STATE
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            return cls(data.get("submissions", {}), data.get("peak_mib", {}))
+        except (json.JSONDecodeError, AttributeError):
+            print(f"{STATE} is not readable: every submission is graded again", flush=True)
+            return cls()
+
+    def save(self) -> None:
+        path = ROOT / STATE
+        path.parent.mkdir(exist_ok=True)
+        scratch = path.with_suffix(".json.tmp")
+        scratch.write_text(json.dumps({"submissions": self.submissions, "peak_mib": self.peak_mib}, indent=1, sort_keys=True))
+        scratch.replace(path)
+
+    def is_graded(self, student: str, assignment: str, fingerprint: str) -> bool:
+        entry = self.submissions.get(f"{student}/{assignment}")
+        return bool(entry and entry.get("graded") and entry.get("fingerprint") == fingerprint)
+
+    def note(self, outcome: "Outcome", fingerprint: str | None, graded: bool, peak: float | None = None) -> None:
+        self.submissions[f"{outcome.student}/{outcome.assignment}"] = {
+            "fingerprint": fingerprint, "graded": graded, "ok": outcome.ok, "message": outcome.message}
+        if peak:
+            self.peak_mib[outcome.assignment] = round(max(peak, self.peak_mib.get(outcome.assignment, 0)), 1)
+        self.save()
+
+
+def _fingerprint(student: str, assignment: str) -> str:
+    """What a grading depends on: the submission's files, the assignment's source and its released notebooks."""
+    released = {path.name: path.read_bytes() for path in map(release.released_path, (release.SOURCE / assignment).glob("*.ipynb"))
+                if path.exists()}
+    return grading_task.digest(grading_task.pack(ROOT / SUBMITTED / student / assignment),
+                               grading_task.pack(release.SOURCE / assignment), released)
+
+
+def _in_gradebook_as_submission(student: str, assignment: str) -> bool:
+    from nbgrader.api import MissingEntry
+
+    with _gradebook() as gb:
+        try:
+            gb.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+        return True
+
+
+# --- How many workers ----------------------------------------------------------------------------------------
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_workers(assignments: list[str], state: State) -> tuple[int, str]:
+    """Workers for this machine: no more than its cores, and as many kernels as its free memory holds at the
+    highest peak (measured here by earlier gradings, else in results/grading/, else assumed); with the reason."""
+    import psutil
+
+    committed = {}
+    bench = ROOT / "results" / "grading" / "bench.json"
+    if bench.exists():
+        committed = json.loads(bench.read_text()).get("peak_mib", {})
+    peaks = []
+    for assignment in assignments:
+        if assignment in state.peak_mib:
+            peaks.append((state.peak_mib[assignment], assignment, "measured here"))
+        elif assignment in committed:
+            peaks.append((committed[assignment], assignment, "measured in results/grading/"))
+        else:
+            peaks.append((ASSUMED_PEAK_MIB[release.release_folder(assignment)], assignment, "assumed"))
+    peak, which, how = max(peaks) if peaks else (ASSUMED_PEAK_MIB["quizzes"], "a quiz", "assumed")
+    free = psutil.virtual_memory().available / 2**20
+    by_memory = int(0.8 * free // (peak + WORKER_MIB))
+    workers = max(1, min(cores(), by_memory))
+    return workers, (f"{cores()} cores, {free / 1024:.1f} GiB free, a sandboxed kernel of {which} peaks at "
+                     f"{peak:.0f} MiB ({how})")
+
+
+# --- Progress --------------------------------------------------------------------------------------------------
+
+
+class Progress:
+    """One progress line for the whole run: done / total, submissions per minute, ETA. On a terminal it is a
+    bar redrawn under the per-submission lines; elsewhere (CI, a log file) a plain line after each of them."""
+
+    def __init__(self, total: int, echo: bool = True):
+        self.total, self.done, self.echo = total, 0, echo
+        self.tty = echo and sys.stdout.isatty()
+        self.start = time.monotonic()
+
+    def figures(self) -> str:
+        minutes = (time.monotonic() - self.start) / 60
+        rate = self.done / minutes if self.done and minutes > 0 else None
+        left = self.total - self.done
+        eta = ("done" if not left else "after the first submission" if rate is None
+               else f"{left / rate:.1f} min" if left / rate >= 1 else f"{60 * left / rate:.0f} s")
+        speed = f"{rate:.1f} submissions/min" if rate else "- submissions/min"
+        return f"{self.done}/{self.total} graded, {speed}, ETA {eta}"
+
+    def _bar(self) -> str:
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        return f"[{'#' * filled}{'.' * (width - filled)}] {self.figures()}"
+
+    def show(self) -> None:
+        if self.tty:
+            sys.stdout.write("\r\033[K" + self._bar())
+            sys.stdout.flush()
+
+    def say(self, text: str) -> None:
+        """A line above the bar (or a plain line)."""
+        if not self.echo:
+            return
+        if self.tty:
+            sys.stdout.write("\r\033[K")
+        print(text, flush=True)
+        self.show()
+
+    def add(self, outcome: "Outcome") -> None:
+        self.done += 1
+        self.say(outcome.line())
+        if self.echo and not self.tty:
+            print(f"  progress: {self.figures()}", flush=True)
+
+    def end(self) -> None:
+        if self.tty:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+# --- Grading on Dask -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What an autograde run did: the outcomes of what it graded, what it skipped, and whether Ctrl+C stopped it."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped: int = 0
+    stopped: int = 0  # submissions left ungraded by Ctrl+C
+    workers: str = ""
+
+
+def _task(student: str, assignment: str, box: Sandbox | None, cell_timeout: int | None, threads: dict) -> tuple[dict, list[str]]:
+    """The Dask task of one checked submission (tools/grading_task.py), with the restored cells' notes."""
     with tempfile.TemporaryDirectory(prefix="specdec-submitted-") as copies:
         notes = _prepare(student, assignment, Path(copies))
-        api = _api(Path(copies), sandboxed=box is not None, cell_timeout=cell_timeout)
-        if box is None:
-            result, timed_out = api.autograde(assignment, student, force=True, create=True), False
+        submission = grading_task.pack(Path(copies) / student / assignment)
+    return ({"student": student, "assignment": assignment, "submission": submission,
+             "source": grading_task.pack(release.SOURCE / assignment), "code": grading_task.code_version(),
+             "sandboxed": box is not None, "limits": box.limits if box else None,
+             "wall_seconds": box.wall_seconds if box else None, "cell_timeout": cell_timeout,
+             "lessons": release.release_folder(assignment) == "lessons", "threads": threads}, notes)
+
+
+def _store(result: dict) -> None:
+    """Record a worker's result: the autograded folder, then its rows in the gradebook (this is its only writer)."""
+    student, assignment = result["student"], result["assignment"]
+    folder = ROOT / "autograded" / student / assignment
+    incoming = folder.parent / f".{assignment}.incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    grading_task.unpack(result["files"], incoming)
+    if folder.exists():
+        shutil.rmtree(folder)
+    incoming.rename(folder)
+    rows = result["rows"]
+    with _gradebook() as gb:
+        gb.update_or_create_student(student)
+        submission = gb.update_or_create_submission(assignment, student)
+        _fill(submission, rows["submission"])
+        for notebook in submission.notebooks:
+            data = rows["notebooks"][notebook.name]
+            _fill(notebook, data["columns"])
+            for grade in notebook.grades:
+                _fill(grade, data["grades"][grade.name])
+            for comment in notebook.comments:
+                _fill(comment, data["comments"][comment.name])
+        gb.db.commit()
+
+
+def _fill(row, columns: dict) -> None:
+    for name, value in columns.items():
+        setattr(row, name, value)
+
+
+def _outcome(future, student: str, assignment: str, notes: list[str], problems: list[str], state: State,
+             fingerprint: str) -> Outcome:
+    """The outcome of one finished task, recorded; a failed grading removes the earlier grade."""
+    from distributed.scheduler import KilledWorker
+
+    peak = None
+    try:
+        result = future.result()
+    except KilledWorker:
+        outcome = Outcome(student, assignment, False, "its grading ended every worker that tried it (three): "
+                          "a kernel that takes its worker down, or a worker short of memory" + _forget(student, assignment))
+    except Exception as error:  # noqa: BLE001  (a worker's error is reported as this submission's, the others go on)
+        outcome = Outcome(student, assignment, False, f"the worker could not grade it: {type(error).__name__}: {error}"
+                          + _forget(student, assignment))
+    else:
+        peak = result["peak_mib"]
+        if not result["success"]:
+            why = (f"grading took longer than the sandbox's {result['wall_seconds']} s and its kernel was stopped"
+                   if result["timed_out"] else f"nbgrader's autograde failed: {_error_summary(result)}")
+            outcome = Outcome(student, assignment, False, why + _forget(student, assignment), result["seconds"])
         else:
-            with sandbox.Jail(readable, box.limits) as jail:
-                expired = threading.Event()
-                timer = threading.Timer(box.wall_seconds, lambda: (expired.set(), jail.kill_all()))
-                timer.start()
-                try:
-                    result = api.autograde(assignment, student, force=True, create=True)
-                finally:
-                    timer.cancel()
-                timed_out = expired.is_set()
-    seconds = time.perf_counter() - start
-    if timed_out or not result.get("success"):
-        why = (f"grading took longer than the sandbox's {box.wall_seconds} s and its kernel was stopped" if timed_out
-               else f"nbgrader's autograde failed: {_error_summary(result)}")
-        return Outcome(student, assignment, False, why + _forget(student, assignment), seconds)
-    score, max_score = _score(assignment, student)
-    restored = f" (restored: {'; '.join(notes)})" if notes else ""
-    return Outcome(student, assignment, True, f"{score:g} / {max_score:g}{restored}", seconds, score, max_score)
+            _store(result)
+            score, max_score = _score(assignment, student)
+            restored = f" (restored: {'; '.join(notes)})" if notes else ""
+            outcome = Outcome(student, assignment, True, f"{score:g} / {max_score:g}{restored}", result["seconds"],
+                              score, max_score)
+            if problems:
+                outcome.ok = False
+                outcome.message += " (graded, but: " + "; ".join(problems) + ")"
+            state.note(outcome, fingerprint, graded=True, peak=peak)
+            return outcome
+    state.note(outcome, None, graded=False, peak=peak)
+    return outcome
+
+
+def _connect(workers: int, scheduler: str | None):
+    """A Dask client: on the cluster at ``scheduler``, else on a LocalCluster of ``workers`` processes (one
+    thread each) whose Ctrl+C is left to this process."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as error:
+            raise SystemExit(f"cannot reach the Dask scheduler at {scheduler} ({error}): start it with `dask scheduler` "
+                             "and workers with `make worker SCHEDULER=...` (docs/instructors.md, section 3)") from None
+        client.wait_for_workers(1, timeout=300)
+        return client, None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker processes inherit it: Ctrl+C is ours alone
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, memory_limit=0, silence_logs=logging.CRITICAL)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return Client(cluster), cluster
+
+
+def _threads_per_kernel(client, local_workers: int | None) -> dict:
+    """Torch threads per kernel: the cores of a worker's machine shared among that machine's workers."""
+    if local_workers:
+        return {"*": max(1, cores() // local_workers)}
+    counts = client.run(os.cpu_count, on_error="ignore")
+    hosts: dict[str, int] = {}
+    for address in counts:
+        host = address.rsplit(":", 1)[0]
+        hosts[host] = hosts.get(host, 0) + 1
+    return {address: max(1, (count or 1) // hosts[address.rsplit(":", 1)[0]]) for address, count in counts.items()}
+
+
+def _who(futures: dict, keys) -> str:
+    names = [f"{futures[k][0]}/{futures[k][1]}" for k in keys if k in futures]
+    return ", ".join(names) or "nothing of this run"
 
 
 def autograde(students: list[str] | None = None, assignments: list[str] | None = None,
-              box: Sandbox | None = Sandbox(), cell_timeout: int | None = None, echo: bool = True) -> list[Outcome]:
-    """Autograde every submission under ``submitted/`` (or those of ``students`` / ``assignments``), each
-    submission's kernel in the sandbox ``box`` (None: without isolation, for trusted work only).
+              box: Sandbox | None = Sandbox(), cell_timeout: int | None = None, echo: bool = True,
+              workers: int | None = None, scheduler: str | None = None, force: bool = False) -> Run:
+    """Autograde every submission under ``submitted/`` (or those of ``students`` / ``assignments``) on Dask:
+    ``workers`` local processes (default: what :func:`default_workers` finds), or the cluster at ``scheduler``.
+    Each submission's kernel runs in the sandbox ``box`` (None: without isolation, for trusted work only).
 
-    Never raises for a bad submission: each one's outcome says what happened, and the others are graded.
+    Never raises for a bad submission: each one's outcome says what happened, and the others are graded. A
+    submission graded before and unchanged since is skipped, unless ``force``. Ctrl+C (SIGINT) stops the run:
+    the running kernels end, nothing half-graded is recorded, and a rerun grades what is left.
     """
     _bin_on_path()
     todo = submissions(students, assignments)
-    if box is not None and (reason := sandbox.missing()):
+    if box is not None and not scheduler and (reason := sandbox.missing()):
         raise SystemExit(f"cannot grade in the sandbox here: {reason}. To grade work you trust without isolation, "
                          "add --unsandboxed (docs/instructors.md, section 5).")
     known = set(release.assignments())
-    graded = sorted({a for _, a in todo if a in known})
-    _record(graded)
-    readable = _kernel_can_read(_smol_cache(graded)) if box and todo else []
-    outcomes = []
+    _record(sorted({a for _, a in todo if a in known}))
+    state, run = State.load(), Run()
+    queue = []
     for student, assignment in todo:
         check = check_submission(student, assignment)
         if not check.gradable:
             outcome = Outcome(student, assignment, False, "; ".join(check.problems) + " (not graded)"
                               + (_forget(student, assignment) if assignment in known else ""))
-        else:
-            outcome = _grade(student, assignment, box, cell_timeout, readable)
-            if check.problems:
-                outcome.ok = False
-                outcome.message += " (graded, but: " + "; ".join(check.problems) + ")"
-        outcomes.append(outcome)
+            state.note(outcome, None, graded=False)
+            run.outcomes.append(outcome)
+            if echo:
+                print(outcome.line(), flush=True)
+            continue
+        fingerprint = _fingerprint(student, assignment)
+        if not force and state.is_graded(student, assignment, fingerprint) and _in_gradebook_as_submission(student, assignment):
+            run.skipped += 1
+            continue
+        queue.append((student, assignment, check.problems, fingerprint))
+    if run.skipped and echo:
+        print(f"skipped {run.skipped} submission{'s' if run.skipped != 1 else ''} graded before and unchanged since "
+              "(--force grades them again)", flush=True)
+    if not queue:
+        return run
+    if not scheduler and workers is None:
+        workers, why = default_workers(sorted({a for _, a, _, _ in queue}), state)
+        why = f" ({why})"
+    else:
+        why = ""
+    if not scheduler:
+        workers = max(1, min(workers, len(queue)))
+    client, cluster = _connect(workers, scheduler)
+    try:
+        threads = _threads_per_kernel(client, None if scheduler else workers)
+        count = len(client.scheduler_info()["workers"])
+        run.workers = (f"the Dask cluster at {scheduler} ({count} worker{'s' if count != 1 else ''})" if scheduler
+                       else f"{workers} local worker{'s' if workers != 1 else ''}{why}")
         if echo:
-            print(outcome.line(), flush=True)
-    return outcomes
+            per = sorted(set(threads.values()))
+            print(f"grading {len(queue)} submission{'s' if len(queue) != 1 else ''} on {run.workers}, "
+                  f"{'/'.join(map(str, per))} torch thread{'s' if per != [1] else ''} per kernel", flush=True)
+        _drive(client, queue, box, cell_timeout, threads, state, run, echo, window=2 * max(count, 1))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return run
+
+
+def _drive(client, queue: list, box, cell_timeout, threads: dict, state: State, run: Run, echo: bool, window: int) -> None:
+    """Keep ``window`` tasks on the cluster, record each result as it comes, watch for workers that leave, and
+    stop cleanly on Ctrl+C."""
+    import grading_task as task_module  # by name, so that the workers import it rather than receive a copy
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    progress = Progress(len(queue), echo)
+    progress.show()
+    pending, waiting = {}, list(queue)
+    holding, checked = {}, 0.0
+    try:
+        while (waiting or pending) and not stop.is_set():
+            while waiting and len(pending) < window:
+                student, assignment, problems, fingerprint = waiting.pop(0)
+                task, notes = _task(student, assignment, box, cell_timeout, threads)
+                future = client.submit(task_module.grade, task, key=f"grade-{student}-{assignment}-{uuid.uuid4().hex[:8]}",
+                                       pure=False)
+                pending[future] = (student, assignment, notes, problems, fingerprint)
+            finished = [future for future in pending if future.done()]
+            for future in finished:
+                student, assignment, notes, problems, fingerprint = pending.pop(future)
+                outcome = _outcome(future, student, assignment, notes, problems, state, fingerprint)
+                run.outcomes.append(outcome)
+                progress.add(outcome)
+            if not finished:
+                if time.monotonic() - checked > 1:
+                    holding = _watch(client, holding, {f.key: v for f, v in pending.items()}, progress)
+                    checked = time.monotonic()
+                time.sleep(0.2)
+        if stop.is_set():
+            client.run(task_module.stop, on_error="ignore")
+            client.cancel(list(pending))
+            run.stopped = len(pending) + len(waiting)
+            progress.say(f"stopped by Ctrl+C: {len(run.outcomes)} recorded, {run.stopped} not graded (their kernels "
+                         "were ended and nothing of them recorded); run the same command again to grade the rest")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        progress.end()
+
+
+def _watch(client, holding: dict, pending: dict, progress: Progress) -> dict:
+    """Say when a worker leaves the cluster while it holds submissions of this run (Dask gives them to another)."""
+    try:
+        now = {address: set(keys) for address, keys in client.processing().items()}
+    except Exception:  # noqa: BLE001  (a scheduler busy or reconnecting: look again next time)
+        return holding
+    for address, keys in holding.items():
+        if address not in now and (lost := [k for k in keys if k in pending]):
+            progress.say(f"  worker {address} left the cluster (killed, out of memory or stopped) while it held "
+                         f"{_who(pending, lost)}: Dask gives {'it' if len(lost) == 1 else 'them'} to another worker, "
+                         "and only a finished grading is recorded")
+    return now
 
 
 def feedback(students: list[str] | None = None, assignments: list[str] | None = None, echo: bool = True) -> list[Outcome]:
@@ -455,6 +758,25 @@ def export_grades(out: Path | None = None, echo: bool = True) -> Path:
     return out
 
 
+def snapshot(db: Path | None = None) -> dict:
+    """The gradebook's grading as plain data, to compare two gradings: for each ``student/assignment``, the
+    timestamp, and per notebook its late penalty and every grade's and comment's autograded columns."""
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{db}" if db else release.course_config().CourseDirectory.db_url
+    with Gradebook(url, release.course_config().CourseDirectory.course_id) as gb:
+        out = {}
+        for assignment in gb.assignments:
+            for submission in assignment.submissions:
+                out[f"{submission.student.id}/{assignment.name}"] = {
+                    "timestamp": str(submission.timestamp), "score": submission.score, "max_score": submission.max_score,
+                    "notebooks": {nb.name: {"late_penalty": nb.late_submission_penalty,
+                                            "grades": {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades},
+                                            "comments": {c.name: c.auto_comment for c in nb.comments}}
+                                  for nb in submission.notebooks}}
+        return out
+
+
 # --- Command line --------------------------------------------------------------------------------------
 
 
@@ -466,6 +788,11 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (grade, give):
         sub.add_argument("--student", action="append", help="only this student (repeatable)")
         sub.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    grade.add_argument("--workers", type=_positive, help="grade this many submissions at once on a local Dask cluster "
+                       "(default: what this machine's cores and free memory allow)")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on the Dask cluster of this scheduler instead (docs/instructors.md, section 3)")
+    grade.add_argument("--force", action="store_true", help="grade again the submissions graded before and unchanged since")
     grade.add_argument("--unsandboxed", action="store_true",
                        help="run the students' code without the sandbox, with your permissions: only for work you trust")
     grade.add_argument("--memory", default=sandbox.Limits.memory, help="sandbox: address space per process (default %(default)s)")
@@ -478,30 +805,53 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--cell-timeout", type=int, help="seconds one cell may run (default: nbgrader_config.py's Execute.timeout)")
     grades = commands.add_parser("grades", help="export the gradebook as CSV")
     grades.add_argument("--out", type=Path, help="the CSV file (default: grades.csv in the course folder)")
+    report = commands.add_parser("report", help="the class report: one HTML page from the gradebook and autograded/")
+    report.add_argument("--out", type=Path, help="the HTML file (default: report.html in the course folder)")
     args = parser.parse_args(argv)
 
     if args.command == "grades":
         export_grades(args.out)
         return 0
+    if args.command == "report":
+        import grading_report
+
+        print(f"wrote {grading_report.write(args.out)}")
+        return 0
+    if args.workers and args.scheduler:
+        parser.error("--workers and --scheduler exclude each other: the cluster's workers do the grading")
     start = time.perf_counter()
+    stopped = 0
     if args.command == "autograde":
         box = None if args.unsandboxed else Sandbox(sandbox.Limits(args.memory, args.cpu_seconds, processes=args.processes),
                                                     args.wall_seconds)
-        outcomes = autograde(args.student, args.assignment, box, args.cell_timeout)
+        run = autograde(args.student, args.assignment, box, args.cell_timeout, workers=args.workers,
+                        scheduler=args.scheduler, force=args.force)
+        outcomes, stopped = run.outcomes, run.stopped
+        nothing = not outcomes and not run.skipped
     else:
         outcomes = feedback(args.student, args.assignment)
+        nothing = not outcomes
     failed = [o for o in outcomes if not o.ok]
     verb = "graded" if args.command == "autograde" else "wrote feedback for"
     print(f"{verb} {len(outcomes) - len(failed)} of {len(outcomes)} submissions in {time.perf_counter() - start:.0f} s")
-    if not outcomes:
+    if nothing:
         where = f"{SUBMITTED}/<student>/<assignment>/" if args.command == "autograde" else "autograded/ (run `make autograde`)"
         print(f"nothing to do: no submissions in {where}")
     if failed:
         print(f"{len(failed)} need{'s' if len(failed) == 1 else ''} attention:")
         for outcome in failed:
             print(outcome.line())
-        return 1
-    return 0
+    if stopped:
+        print(f"stopped before grading {stopped} submission{'s' if stopped != 1 else ''}: run the same command again")
+        return 130
+    return 1 if failed else 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give at least 1 worker")
+    return value
 
 
 if __name__ == "__main__":
