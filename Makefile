@@ -5,7 +5,11 @@
 #   make setup  only build the pinned environment in .venv
 #   make release  regenerate the student notebooks (lessons/, quizzes/) from solutions/ with nbgrader
 #   make autograde  grade every submitted/<student>/<assignment>/ with nbgrader, each submission's kernel in a
-#                   bubblewrap sandbox (docs/instructors.md; needs Debian's bubblewrap: apt-get install bubblewrap)
+#                   bubblewrap sandbox (docs/instructors.md; needs Debian's bubblewrap: apt-get install bubblewrap),
+#                   several at once on a local Dask cluster (WORKERS=N; default: what the cores and memory allow),
+#                   or on a Dask cluster (SCHEDULER=tcp://HOST:PORT); a rerun grades only what is new or changed
+#   make worker SCHEDULER=tcp://HOST:PORT  a Dask worker process of this machine for that scheduler (WORKERS=N of them)
+#   make report   the class report (report.html) from the gradebook, after autograde
 #   make feedback  HTML feedback for every autograded submission, in feedback/<student>/<assignment>/
 #   make grades   export the gradebook to grades.csv
 #   make drafters  lesson 9's benchmark: every drafter against the SmolLM2 target alone (about 40 min on a quiet
@@ -23,7 +27,7 @@ PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast release autograde feedback grades drafters clean
+.PHONY: setup lab test test-fast release autograde worker feedback grades report drafters clean
 
 setup: $(STAMP)
 
@@ -55,14 +59,25 @@ release: $(STAMP)
 
 # Grading (tools/grading.py, docs/instructors.md): submitted/ -> autograded/, feedback/, grades.csv. Each exits
 # non-zero when a submission needs attention; `.venv/bin/python tools/grading.py --help` lists more options.
+# WORKERS=N or SCHEDULER=tcp://HOST:PORT; GRADING_ARGS passes anything else (e.g. --force, --assignment quiz_1)
 autograde: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde $(if $(WORKERS),--workers $(WORKERS)) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADING_ARGS)
+
+# One thread per worker process: each grades one submission at a time, its kernel in its own sandbox.
+worker: $(STAMP)
+	@test -n "$(SCHEDULER)" || { echo "give the scheduler: make worker SCHEDULER=tcp://HOST:8786"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONPATH="$(CURDIR)/tools" $(BIN)/dask worker $(SCHEDULER) --nthreads 1 \
+		--nworkers $(or $(WORKERS),1) --memory-limit 0
 
 feedback: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py feedback
 
 grades: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py grades
+
+report: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py report
 
 drafters: $(STAMP)
 	$(BIN)/python tools/compare_drafters.py

@@ -559,7 +559,9 @@ def hostile(tmp_path_factory):
 
     (course / "grades.csv").write_text("the instructor's earlier export\n")
     before = _tree_digest(course, skip=("autograded", ".nbgrader"))
-    run = _run(course, "tools/grading.py", "autograde", "--memory", "3G", "--cell-timeout", "20", "--processes", "64")
+    # two workers: a hostile submission graded beside honest ones, at the same time, cannot touch their results
+    run = _run(course, "tools/grading.py", "autograde", "--workers", "2", "--memory", "3G", "--cell-timeout", "20",
+               "--processes", "64")
     print(run.stdout, run.stderr)
     after = _tree_digest(course, skip=("autograded", ".nbgrader"))
     return course, run, before, after

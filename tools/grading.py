@@ -817,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"wrote {grading_report.write(args.out)}")
         return 0
-    if args.workers and args.scheduler:
+    if args.command == "autograde" and args.workers and args.scheduler:
         parser.error("--workers and --scheduler exclude each other: the cluster's workers do the grading")
     start = time.perf_counter()
     stopped = 0
