@@ -8,6 +8,7 @@
 #                   bubblewrap sandbox (docs/instructors.md; needs Debian's bubblewrap: apt-get install bubblewrap),
 #                   several at once on a local Dask cluster (WORKERS=N; default: what the cores and memory allow),
 #                   or on a Dask cluster (SCHEDULER=tcp://HOST:PORT); a rerun grades only what is new or changed
+#   make scheduler [HOST=ADDRESS]  a Dask scheduler for grading across machines, on port 8786 (default 127.0.0.1)
 #   make worker SCHEDULER=tcp://HOST:PORT  a Dask worker process of this machine for that scheduler (WORKERS=N of them)
 #   make report   the class report (report.html) from the gradebook, after autograde
 #   make feedback  HTML feedback for every autograded submission, in feedback/<student>/<assignment>/
@@ -27,7 +28,7 @@ PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 # Jupyter refuses to run as root unless told; containers and CI machines often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast release autograde worker feedback grades report drafters clean
+.PHONY: setup lab test test-fast release autograde scheduler worker feedback grades report drafters clean
 
 setup: $(STAMP)
 
@@ -63,6 +64,12 @@ release: $(STAMP)
 autograde: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/grading.py autograde $(if $(WORKERS),--workers $(WORKERS)) \
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADING_ARGS)
+
+# The scheduler unpickles each task, so it too runs from a checkout with tools/ importable. Anyone who can reach
+# its port can run code on the workers: bind it to a private network only (docs/instructors.md).
+scheduler: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONPATH="$(CURDIR)/tools" $(BIN)/dask scheduler --host $(or $(HOST),127.0.0.1) \
+		--port 8786 --no-dashboard
 
 # One thread per worker process: each grades one submission at a time, its kernel in its own sandbox.
 worker: $(STAMP)

@@ -176,7 +176,8 @@ def test_a_dask_cluster_of_two_workers_grades_identically(one_worker, class_cour
     bin_dir = Path(sys.executable).parent
     address_file = tmp_path / "scheduler.json"
     scheduler = _start([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                        "--scheduler-file", str(address_file)], checkout, tmp_path / "scheduler.log")
+                        "--scheduler-file", str(address_file)], checkout, tmp_path / "scheduler.log",
+                       PYTHONPATH=str(checkout / "tools"))  # it unpickles the tasks, as `make scheduler` lets it
     workers = []
     try:
         for _ in range(60):
