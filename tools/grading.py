@@ -531,8 +531,11 @@ def _outcome(future, student: str, assignment: str, notes: list[str], problems: 
         outcome = Outcome(student, assignment, False, "its grading ended every worker that tried it (three): "
                           "a kernel that takes its worker down, or a worker short of memory" + _forget(student, assignment))
     except Exception as error:  # noqa: BLE001  (a worker's error is reported as this submission's, the others go on)
-        outcome = Outcome(student, assignment, False, f"the worker could not grade it: {type(error).__name__}: {error}"
-                          + _forget(student, assignment))
+        hint = ("; the scheduler or the workers cannot import the course's grading code: start them from a course "
+                "checkout with `make scheduler` and `make worker` (docs/instructors.md)"
+                if "deserializ" in str(error) or isinstance(error, ModuleNotFoundError) else "")
+        outcome = Outcome(student, assignment, False, f"the worker could not grade it: {type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}{hint}" + _forget(student, assignment))
     else:
         peak = result["peak_mib"]
         if not result["success"]:
