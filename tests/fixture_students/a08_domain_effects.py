@@ -75,28 +75,29 @@ ANSWERS = {
     },
 }
 
-# Exercise 3's two multiple-choice answers. The visible check tests only the format, so a "hard-coded" answer here is
+# Exercise 2's two multiple-choice answers. The visible check tests only the format, so a "hard-coded" answer here is
 # a well-formed wrong letter (what a learner who skipped the tables would write), and the slip is another one.
-ANSWERS["highest_domain"] = {
+ANSWERS["above_paper"] = {
     "alternative": '''
-        order = ["chat", "math", "code", "logic"]            # the options, in order: read off the committed table
-        highest_domain = "(" + "ABCD"[order.index(ours["level_acceptance"].idxmax())] + ")"
+        above = {d for d in domains if ours.loc[d, "level_acceptance"] > PUBLISHED_ACCEPTANCE["chat"]}
+        options = [{"math"}, {"math", "logic"}, {"math", "logic", "code"}, set()]   # a, b, c, d, read off the table
+        above_paper = "(" + "ABCD"[options.index(above)] + ")"
     ''',
     "hardcoded": '''
-        highest_domain = "a"   # the paper's ordering, whatever our table says
+        above_paper = "d"   # the paper's chat is its best domain, so surely ours are all below it
     ''',
     "slip": '''
-        highest_domain = "c"
+        above_paper = "c"   # code's 0.563 read as above the paper's 0.565
     ''',
 }
-ANSWERS["why_they_differ"] = {
+ANSWERS["paper_gap"] = {
     "alternative": '''
-        why_they_differ = " C) "
+        paper_gap = " A) "
     ''',
     "hardcoded": '''
-        why_they_differ = "b"
+        paper_gap = "b"
     ''',
     "slip": '''
-        why_they_differ = "a"
+        paper_gap = "d"   # the widths compared with the gap, but our own top and bottom intervals misread
     ''',
 }
