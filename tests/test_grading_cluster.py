@@ -307,3 +307,54 @@ def test_the_class_report_shows_what_the_gradebook_holds(one_worker):
     assert drawn["bars"]["mean"] == means and drawn["bars"]["passing"] == passing
     # carol's wrong letter and number are among the failing hidden tests, with her name
     assert "carol" in page and "bob" in page
+
+
+# --- The benchmark's class ------------------------------------------------------------------------------------
+
+
+def _answers(quiz) -> dict:
+    """What a quiz submission's answer cells set, run as the kernel would."""
+    import math
+
+    namespace = {"math": math}
+    for cell in quiz.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code" and "def " not in cell.source:
+            try:
+                exec(cell.source, namespace)  # noqa: S102  (the benchmark's own submissions)
+            except NotImplementedError:  # a code question's stub
+                pass
+    return namespace
+
+
+def test_the_benchmark_class_is_made_of_the_fixture_students(tmp_path):
+    """tools/grading_bench.py's students: in a lesson each answers as one fixture kind; in a quiz the right
+    answers, one wrong letter, one wrong number, or the blank release."""
+    import grading_bench
+
+    course = tmp_path / "course"
+    roster = grading_bench.build_class(course, 4, ["quiz_1", "02_draft_and_verify"])
+    assert list(roster.values()) == list(grading_bench.KINDS)
+    quiz_key = tg.answer_key(tg._solution(course, "quiz_1"))
+    for student, kind in roster.items():
+        quiz = tg.nbformat.read(course / "submitted" / student / "quiz_1" / "quiz_1.ipynb", as_version=4)
+        answers = _answers(quiz)
+        wrong = {name for name in quiz_key if not tg._same(answers[name], quiz_key[name])}
+        if kind == "alternative":
+            assert all(tg._same(answers[name], value) for name, value in quiz_key.items())
+        elif kind == "hardcoded":
+            assert len(wrong) == 1 and isinstance(quiz_key[wrong.pop()], str)
+        elif kind == "delegating":
+            assert len(wrong) == 1 and not isinstance(quiz_key[wrong.pop()], str)
+        else:
+            assert quiz.cells == tg._released(course, "quiz_1").cells and all(answers[name] is None for name in quiz_key)
+        lesson = tg.nbformat.read(course / "submitted" / student / "02_draft_and_verify" / "02_draft_and_verify.ipynb",
+                                  as_version=4)
+        sources = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in lesson.cells}
+        fixtures = grading_bench.fixture_students.answers("02_draft_and_verify")
+        for grade_id, kinds in fixtures.items():
+            expected = (tg._released(course, "02_draft_and_verify") if kind == "blank" else None)
+            if expected is not None:
+                assert sources[grade_id] == next(c.source for c in expected.cells
+                                                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+            else:
+                assert sources[grade_id] == (kinds.get(kind) or kinds["slip"])

@@ -515,6 +515,11 @@ def _store(result: dict) -> None:
 
 
 def _fill(row, columns: dict) -> None:
+    """Set a gradebook row's columns from a worker's result: only columns its table has."""
+    known = set(row.__table__.columns.keys())
+    unknown = sorted(set(columns) - known)
+    if unknown:
+        raise ValueError(f"the worker's result names columns that {row.__tablename__} does not have: {unknown}")
     for name, value in columns.items():
         setattr(row, name, value)
 
@@ -527,6 +532,9 @@ def _outcome(future, student: str, assignment: str, notes: list[str], problems: 
     peak = None
     try:
         result = future.result()
+        if (result["student"], result["assignment"]) != (student, assignment):
+            raise RuntimeError(f"a worker answered the task of {student}/{assignment} with the result of "
+                               f"{result['student']}/{result['assignment']}")
     except KilledWorker:
         outcome = Outcome(student, assignment, False, "its grading ended every worker that tried it (three): "
                           "a kernel that takes its worker down, or a worker short of memory" + _forget(student, assignment))
