@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 import grading  # noqa: E402  (tools/grading.py)
+import grading_bench  # noqa: E402
 import grading_task  # noqa: E402
 import test_grading as tg  # noqa: E402  (the scratch course and submission helpers)
 
@@ -152,20 +153,8 @@ def test_two_workers_grade_identically_to_one(one_worker, class_course, tmp_path
     assert again.returncode == 0 and "skipped 6 submissions graded before" in again.stdout and not _ok_lines(again.stdout)
 
 
-def _start(command: list[str], cwd: Path, log: Path, **env) -> subprocess.Popen:
-    path = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
-    return subprocess.Popen(command, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "PATH": path, **env})
-
-
-def _end(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def _autograde_in_background(course: Path, log: Path) -> subprocess.Popen:
+    return grading_bench.start_process([sys.executable, "tools/grading.py", "autograde", "--workers", "2"], course, log)
 
 
 @pytest.mark.slow
@@ -173,30 +162,16 @@ def test_a_dask_cluster_of_two_workers_grades_identically(one_worker, class_cour
     course = _copy(class_course, tmp_path / "course")
     # the workers' own checkout: the course's code and configuration, and neither solutions nor submissions
     checkout = tg._scratch_course(tmp_path / "worker_checkout", [])
-    bin_dir = Path(sys.executable).parent
-    address_file = tmp_path / "scheduler.json"
-    scheduler = _start([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                        "--scheduler-file", str(address_file)], checkout, tmp_path / "scheduler.log",
-                       PYTHONPATH=str(checkout / "tools"))  # it unpickles the tasks, as `make scheduler` lets it
-    workers = []
+    address, processes = grading_bench.dask_cluster(checkout, 2)  # as `make scheduler` and `make worker` start them
     try:
-        for _ in range(60):
-            if address_file.exists() and address_file.stat().st_size:
-                break
-            time.sleep(0.5)
-        address = json.loads(address_file.read_text())["address"]
-        for i in range(2):
-            workers.append(_start([str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--memory-limit", "0",
-                                   "--no-dashboard", "--name", f"worker-{i}"], checkout, tmp_path / f"worker-{i}.log",
-                                  PYTHONPATH=str(checkout / "tools")))
         run = tg._run(course, "tools/grading.py", "autograde", "--scheduler", address)
-        assert run.returncode == 0, run.stdout + run.stderr + (tmp_path / "worker-0.log").read_text()
+        assert run.returncode == 0, run.stdout + run.stderr + (checkout / "worker-0.log").read_text()
         assert f"on the Dask cluster at {address}" in run.stdout
         assert _snapshot(course) == _snapshot(one_worker[0])
         assert not (checkout / "submitted").exists() and not (checkout / "autograded").exists()
     finally:
-        for process in [*workers, scheduler]:
-            _end(process)
+        for process in processes:
+            grading_bench.end_process(process)
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -224,13 +199,13 @@ def _grading_worker(run: subprocess.Popen):
 def test_a_worker_killed_mid_grading_has_its_submission_graded_once_elsewhere(one_worker, class_course, tmp_path):
     course = _copy(class_course, tmp_path / "course")
     log = tmp_path / "run.log"
-    run = _start([sys.executable, "tools/grading.py", "autograde", "--workers", "2"], course, log)
+    run = _autograde_in_background(course, log)
     try:
         victim = _wait_for(lambda: _grading_worker(run), 300, "a worker to start grading")
         victim.kill()
         run.wait(900)
     finally:
-        _end(run)
+        grading_bench.end_process(run)
     out = log.read_text()
     assert run.returncode == 0, out
     assert "left the cluster (killed, out of memory or stopped) while it held" in out, out
@@ -243,14 +218,14 @@ def test_a_worker_killed_mid_grading_has_its_submission_graded_once_elsewhere(on
 def test_ctrl_c_then_a_rerun_gives_the_uninterrupted_gradebook(one_worker, class_course, tmp_path):
     course = _copy(class_course, tmp_path / "course")
     log = tmp_path / "run.log"
-    run = _start([sys.executable, "tools/grading.py", "autograde", "--workers", "2"], course, log)
+    run = _autograde_in_background(course, log)
     try:
         _wait_for(lambda: _ok_lines(log.read_text()) and _grading_worker(run), 600, "one recorded submission")
         descendants = psutil.Process(run.pid).children(recursive=True)
         os.killpg(run.pid, signal.SIGINT)  # Ctrl+C in the instructor's terminal
         run.wait(120)
     finally:
-        _end(run)
+        grading_bench.end_process(run)
     out = log.read_text()
     assert run.returncode == 130, out
     assert "stopped by Ctrl+C" in out and "run the same command again" in out, out
@@ -329,8 +304,6 @@ def _answers(quiz) -> dict:
 def test_the_benchmark_class_is_made_of_the_fixture_students(tmp_path):
     """tools/grading_bench.py's students: in a lesson each answers as one fixture kind; in a quiz the right
     answers, one wrong letter, one wrong number, or the blank release."""
-    import grading_bench
-
     course = tmp_path / "course"
     roster = grading_bench.build_class(course, 4, ["quiz_1", "02_draft_and_verify"])
     assert list(roster.values()) == list(grading_bench.KINDS)

@@ -131,26 +131,29 @@ def _run(course: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def _start(command: list[str], cwd: Path, log: Path) -> subprocess.Popen:
+def start_process(command: list[str], cwd: Path, log: Path) -> subprocess.Popen:
+    """``command`` in the background, in its own process group, its output in ``log``; ``cwd/tools`` importable."""
     return subprocess.Popen(command, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
                             env=_env(PYTHONPATH=str(cwd / "tools")))
 
 
-def _end(process: subprocess.Popen) -> None:
+def end_process(process: subprocess.Popen) -> None:
+    """End a process started by :func:`start_process`, and its group: SIGTERM, then SIGKILL after 30 s."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
-def _cluster(course: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
+def dask_cluster(course: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
     """``dask scheduler`` and ``workers`` single-threaded ``dask worker`` processes on 127.0.0.1, as
     ``make scheduler`` and ``make worker`` start them."""
     dask = str(Path(sys.executable).parent / "dask")
     address_file = course / "scheduler.json"
-    processes = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+    processes = [start_process([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                          "--scheduler-file", str(address_file)], course, course / "scheduler.log")]
     deadline = time.monotonic() + 60
     while not (address_file.exists() and address_file.stat().st_size):
@@ -159,7 +162,7 @@ def _cluster(course: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
         time.sleep(0.5)
     address = json.loads(address_file.read_text())["address"]
     for i in range(workers):
-        processes.append(_start([dask, "worker", address, "--nthreads", "1", "--memory-limit", "0", "--no-dashboard",
+        processes.append(start_process([dask, "worker", address, "--nthreads", "1", "--memory-limit", "0", "--no-dashboard",
                                  "--name", f"worker-{i}"], course, course / f"worker-{i}.log"))
     return address, processes
 
@@ -168,7 +171,7 @@ def grade(course: Path, configuration: str) -> dict:
     """Grade the class in ``course`` once, as ``configuration``; its figures and gradebook."""
     processes = []
     if configuration.startswith("Dask"):
-        address, processes = _cluster(course, 2)
+        address, processes = dask_cluster(course, 2)
         args = ["--scheduler", address]
     else:
         args = ["--workers", configuration.split()[0]]
@@ -179,7 +182,7 @@ def grade(course: Path, configuration: str) -> dict:
         wall = time.perf_counter() - start
     finally:
         for process in processes:
-            _end(process)
+            end_process(process)
     graded = [line for line in done.stdout.splitlines() if line.startswith("  ok ")]
     seconds = {}
     for line in graded:
