@@ -253,3 +253,32 @@ def test_test_cell_passes_the_solution_and_the_alternative(answer):
 def test_test_cell_fails_every_broken_variant(answer, source):
     failure = _run_test_cell(answer, source)
     assert failure is not None, f"the test cell of {answer} passes a broken variant:\n{source}"
+
+
+def test_lesson_3_shows_the_reseeded_sampler_failing_whatever_dtype_the_learner_draws_in():
+    """Section 6 of lesson 3 beside an answer that draws its uniform in float32 (the ``alternative`` fixture): the
+    correct rule (the learner's) passes the chi-square test, the reseeded sampler fails it and, as the lesson
+    says, never outputs "dog" (3) or "sat" (4)."""
+    import contextlib
+    import io
+
+    cells = {cell.get("id"): cell.source for cell in nbformat.read(
+        ROOT / "solutions" / "03_rejection_sampling" / "03_rejection_sampling.ipynb", as_version=4).cells}
+    demo = next(source for source in cells.values() if "def reseed_in_loop" in source)
+    answers = fixture_students.answers("03_rejection_sampling")
+    assert "float32" in answers["accept_or_resample"]["alternative"]
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(_PRELUDE, namespace)
+        exec(_without_markers(cells["toy_rule"]), namespace)
+        for answer in ("acceptance_probability", "residual", "accept_or_resample"):
+            exec(answers[answer]["alternative"], namespace)
+        exec(demo[:demo.index("samplers = ")], namespace)  # the four samplers' definitions
+    from specdec_lite.course import chi_square_test
+
+    p_toy = namespace["p_toy"]
+    correct = namespace["correct_rule"](p_toy, namespace["q_toy"], 10_000, seed=3)
+    reseeded = namespace["reseed_in_loop"](p_toy, namespace["q_toy"], 10_000, seed=3)
+    assert chi_square_test(correct, p_toy).pvalue > 1e-4
+    assert chi_square_test(reseeded, p_toy).pvalue < 1e-4
+    assert not {3, 4} & set(reseeded)
