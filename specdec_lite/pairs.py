@@ -38,6 +38,7 @@ from .calls import eos_token_id
 
 __all__ = ["Pair", "load_pair", "feature_drafter", "FEATURE_DRAFTERS", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
 
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # what load_pair's dtype may be
 PAIRS = ("smol", "tiny", "paper")
 FEATURE_DRAFTERS = ("medusa", "eagle")  # trained on the smol pair's target (training/train_features.py)
 TINY_DIR = Path(__file__).parent / "zoo" / "tiny"
@@ -88,14 +89,17 @@ def load_pair(
     draft: str | Path | None = None,
     target: str | Path | None = None,
     device: str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Pair:
     """Load a draft/target pair and its tokenizer.
 
     ``name`` is ``"smol"`` (the default), ``"tiny"``, ``"paper"`` or ``None``. ``draft`` and ``target``
     (folders or hub ids) replace the named pair's members; when both are given, ``name`` is ignored,
     and with ``name=None`` both are required. The device is ``device`` if given, else CPU for
-    ``"tiny"``, CUDA for ``"paper"``, and CUDA when available for any other pair. Weights are float32
-    on the CPU and float16 on a GPU. The tokenizer comes from the target's folder, else the draft's.
+    ``"tiny"``, CUDA for ``"paper"``, and CUDA when available for any other pair. Weights are ``dtype`` if
+    given (``torch.float32``, ``torch.float16`` or ``torch.bfloat16``), else float32 on the CPU and float16 on
+    a GPU; float32 keeps greedy decoding comparable token for token with ``generate`` on any device, where
+    float16 can flip a near-tie (docs/gpu.md). The tokenizer comes from the target's folder, else the draft's.
     The first ``load_pair("smol")`` converts SmolLM2's GGUF file once (see :mod:`specdec_lite.smol`).
     """
     if name not in (*PAIRS, None):
@@ -105,6 +109,9 @@ def load_pair(
         name = None
     if name is None and (draft is None or target is None):
         raise ValueError("with name=None pass both draft= and target= (folders or Hugging Face hub ids).")
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(map(str, DTYPES))} (or None: float32 on the CPU, float16 "
+                         f"on a GPU); got {dtype!r}.")
     where = pick_device(name, device)
     if name in ("tiny", "smol") and (draft is None or target is None):
         check_shipped_draft(name)
@@ -114,7 +121,7 @@ def load_pair(
     tokenizer_dirs = [target_dir, draft_dir]
     if name == "tiny" and target is None:
         tokenizer_dirs.insert(0, TINY_DIR / "tokenizer")  # the tiny pair keeps its tokenizer in a folder of its own
-    dtype = torch.float16 if where.type == "cuda" else torch.float32
+    dtype = dtype or (torch.float16 if where.type == "cuda" else torch.float32)
     draft_model = load_model(draft_dir, where, dtype)
     target_model = load_model(target_dir, where, dtype)
     check_same_vocab(draft_model, target_model, draft_dir, target_dir)

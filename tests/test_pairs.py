@@ -215,3 +215,11 @@ def test_a_gptq_checkpoint_without_the_gptq_extra_says_what_to_install(gptq_pair
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "is a GPTQ checkpoint" in done.stdout and "specdec_lite[gptq]" in done.stdout, done.stdout
+
+
+def test_pair_in_a_chosen_dtype_and_a_clear_error_for_another(plain_pair):
+    root, _, _ = plain_pair
+    pair = load_pair(draft=root / "draft", target=root / "target", device="cpu", dtype=torch.bfloat16)
+    assert next(pair.target.parameters()).dtype == torch.bfloat16 == next(pair.draft.parameters()).dtype
+    with pytest.raises(ValueError, match="dtype must be one of torch.float32, torch.float16, torch.bfloat16"):
+        load_pair(draft=root / "draft", target=root / "target", device="cpu", dtype="float32")
