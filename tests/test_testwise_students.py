@@ -56,7 +56,8 @@ OPTION = re.compile(r"^- \*\*([a-d])\)\*\*\s*(.*?)\s*$")
 STOP = frozenset("""a an and are as at be by can do does for from has have how in into is it its of on one or so
     than that the their then there these this to was what when where which while who why will with you your""".split())
 
-pytestmark = pytest.mark.filterwarnings("ignore:User-placed attribute:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:User-placed attribute:DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:Object of type:Warning")]  # nbgrader gradebook notices, not ours
 
 
 @dataclass
