@@ -154,7 +154,12 @@ def test_two_workers_grade_identically_to_one(one_worker, class_course, tmp_path
 
 
 def _autograde_in_background(course: Path, log: Path) -> subprocess.Popen:
-    return grading_bench.start_process([sys.executable, "tools/grading.py", "autograde", "--workers", "2"], course, log)
+    """A run that these tests kill parts of: its scratch folders go to a temporary folder of its own, so that what
+    a killed worker leaves behind cannot show up in another test's check of the system's temporary folder."""
+    scratch = course.parent / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return grading_bench.start_process([sys.executable, "tools/grading.py", "autograde", "--workers", "2"], course, log,
+                                       TMPDIR=str(scratch))
 
 
 @pytest.mark.slow

@@ -131,10 +131,11 @@ def _run(course: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def start_process(command: list[str], cwd: Path, log: Path) -> subprocess.Popen:
-    """``command`` in the background, in its own process group, its output in ``log``; ``cwd/tools`` importable."""
+def start_process(command: list[str], cwd: Path, log: Path, **env: str) -> subprocess.Popen:
+    """``command`` in the background, in its own process group, its output in ``log``; ``cwd/tools`` importable,
+    and ``env`` added to the environment."""
     return subprocess.Popen(command, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-                            env=_env(PYTHONPATH=str(cwd / "tools")))
+                            env=_env(PYTHONPATH=str(cwd / "tools"), **env))
 
 
 def end_process(process: subprocess.Popen) -> None:
