@@ -210,9 +210,9 @@ def summarise(runs: dict, assignments: list[str], roster: dict) -> dict:
     identical = {name: run["gradebook"] == one["gradebook"] for name, run in runs.items()}
     per_student = one["wall_seconds"] / len(roster)  # one worker's wall time per student, all of them included
     efficiency = speedups.get("2 workers", 0) / 2
-    projection = {str(n): round(CLASS_SIZE * per_student / (n * efficiency) / 60, 1) if efficiency else None
-                  for n in (1, 2, 4, 8, 16, 32, 64)}
-    projection["1"] = round(CLASS_SIZE * per_student / 60, 1)
+    # one core is the one-worker run itself; n > 1 cores scale it by the two-worker efficiency
+    scale = {n: 1 if n == 1 else n * efficiency for n in (1, 2, 4, 8, 16, 32, 64)}
+    projection = {str(n): round(CLASS_SIZE * per_student / by / 60, 1) if by else None for n, by in scale.items()}
     return {"per_assignment": per_assignment, "speedup_over_1_worker": speedups, "identical_to_1_worker": identical,
             "budget": {"two workers at least 1.6x one, identical grades":
                        bool(speedups.get("2 workers", 0) >= 1.6 and identical.get("2 workers"))},
