@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,10 +198,10 @@ def _scratch_course(folder: Path, assignments: list[str]) -> Path:
     return folder
 
 
-def _run(course: Path, *args: str, timeout: int = 3000) -> subprocess.CompletedProcess:
+def _run(course: Path, *args: str, timeout: int = 3000, **env: str) -> subprocess.CompletedProcess:
     path = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]  # nbgrader calls alembic
     return subprocess.run([sys.executable, *args], cwd=course, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PATH": path})
+                          env={**os.environ, "PATH": path, **env})
 
 
 def _submit(course: Path, student: str, assignment: str, nb, name: str | None = None) -> None:
@@ -566,9 +565,12 @@ def hostile(tmp_path_factory):
 
     (course / "grades.csv").write_text("the instructor's earlier export\n")
     before = _tree_digest(course, skip=("autograded", ".nbgrader"))
-    # two workers: a hostile submission graded beside honest ones, at the same time, cannot touch their results
+    # two workers: a hostile submission graded beside honest ones, at the same time, cannot touch their results.
+    # The run's temporary folder is its own, so that the check of what it leaves there sees no other test's grading.
+    scratch = course.parent / "tmp"
+    scratch.mkdir()
     run = _run(course, "tools/grading.py", "autograde", "--workers", "2", "--memory", "3G", "--cell-timeout", "20",
-               "--processes", "64")
+               "--processes", "64", TMPDIR=str(scratch))
     print(run.stdout, run.stderr)
     after = _tree_digest(course, skip=("autograded", ".nbgrader"))
     return course, run, before, after
@@ -598,7 +600,7 @@ def test_hostile_console_and_gradebook_agree_and_nothing_is_forged(hostile):
 def test_hostile_nothing_outside_the_throwaway_folder_changes(hostile):
     course, run, before, after = hostile
     assert before == after, "the grading changed files of the course other than autograded/ and the gradebook"
-    assert not list(course.rglob(MARKER)) and not list(Path(tempfile.gettempdir()).glob("specdec-grading-*"))
+    assert not list(course.rglob(MARKER)) and not list((course.parent / "tmp").glob("**/specdec-grading-*"))
     with _gradebook(course) as gb:  # the vandal set every auto_score to 0 in any gradebook it found
         assert gb.find_submission("quiz_1", "alice").score == 10
 

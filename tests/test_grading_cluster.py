@@ -190,10 +190,11 @@ def _wait_for(predicate, timeout: float, what: str):
 
 
 def _grading_worker(run: subprocess.Popen):
-    """A Dask worker process of the run's LocalCluster that is grading now (a sandbox runs under it)."""
+    """A Dask worker process of the run's LocalCluster that is grading now: a sandbox runs under it. (Not a
+    sandbox itself: bubblewrap's outer process has an inner ``bwrap`` child, even in the run's start-up probe.)"""
     try:
         for child in psutil.Process(run.pid).children(recursive=True):
-            if any(grandchild.name() == "bwrap" for grandchild in child.children()):
+            if child.name() != "bwrap" and any(grandchild.name() == "bwrap" for grandchild in child.children()):
                 return child
     except psutil.NoSuchProcess:
         pass
