@@ -21,6 +21,9 @@ from jupyterhub.spawner import LocalProcessSpawner
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tools"))
+from sandbox import size_bytes  # noqa: E402  (tools/sandbox.py: "3G" -> bytes, as the grader's limits read it)
+
 ROOT = Path(os.environ.get("SPECDEC_HUB_ROOT", "/srv/specdec-hub"))
 INSTRUCTOR = os.environ.get("SPECDEC_HUB_INSTRUCTOR", "").strip()
 STUDENTS = set(os.environ.get("SPECDEC_HUB_STUDENTS", "").split())
@@ -51,12 +54,6 @@ c.Authenticator.admin_users = {INSTRUCTOR}
 
 
 # --- Each person's server: the course's environment, their own user, a memory limit ----------------------
-def _bytes(size: str) -> int:
-    units = {"K": 2**10, "M": 2**20, "G": 2**30}
-    size = size.strip().upper().removesuffix("B")
-    return int(float(size[:-1]) * units[size[-1]]) if size[-1] in units else int(size)
-
-
 class CourseSpawner(LocalProcessSpawner):
     """A server as the person's own system user, in a memory cgroup of its own (``SPECDEC_HUB_MEMORY``), so that
     one learner's kernel that runs away is stopped by the kernel before it starves the others. Where no memory
@@ -81,7 +78,7 @@ class CourseSpawner(LocalProcessSpawner):
         try:
             group = base / "specdec-hub" / self.user.name
             group.mkdir(parents=True, exist_ok=True)
-            (group / limit).write_text(str(_bytes(MEMORY)))
+            (group / limit).write_text(str(size_bytes(MEMORY)))
             return group
         except OSError as error:
             self.log.warning("no memory limit for %s: %s", self.user.name, error)
@@ -95,7 +92,6 @@ c.Spawner.mem_limit = MEMORY  # shown to JupyterLab's resource display; the cgro
 c.Spawner.environment = {
     "PATH": f"{ROOT / 'venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
     "JUPYTER_CONFIG_PATH": str(ROOT / "etc" / "jupyter"),  # the course id and the exchange (tools/hub.py)
-    "VENV": str(ROOT / "venv"),  # the course's Makefile grades with this environment in the instructor's copy
     "SHELL": "/bin/bash",
 }
 c.Spawner.start_timeout = 180  # a first start on a busy 2-core machine imports JupyterLab in about 20 s

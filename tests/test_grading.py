@@ -600,7 +600,8 @@ def test_hostile_console_and_gradebook_agree_and_nothing_is_forged(hostile):
 def test_hostile_nothing_outside_the_throwaway_folder_changes(hostile):
     course, run, before, after = hostile
     assert before == after, "the grading changed files of the course other than autograded/ and the gradebook"
-    assert not list(course.rglob(MARKER)) and not list((course.parent / "tmp").glob("**/specdec-grading-*"))
+    left = [*(course.parent / "tmp").glob("**/specdec-grading-*"), *(course.parent / "tmp").glob("**/specdec-sockets-*")]
+    assert not list(course.rglob(MARKER)) and not left, left
     with _gradebook(course) as gb:  # the vandal set every auto_score to 0 in any gradebook it found
         assert gb.find_submission("quiz_1", "alice").score == 10
 
@@ -669,6 +670,20 @@ def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
     assert _run(course, "tools/grading.py", "grades").returncode == 0
     with open(course / "grades.csv", newline="") as handle:
         assert [float(row["score"]) for row in csv.DictReader(handle) if row["student_id"] == "alice"] == [0.0]
+
+
+@pytest.mark.slow
+@SANDBOX_GROUP
+def test_a_temporary_folder_too_long_for_a_socket_address_still_grades(tmp_path):
+    """The kernel's Unix sockets need a path of at most 107 bytes; the sandbox keeps them short whatever TMPDIR is."""
+    _need_sandbox()
+    course = _quiz_1_course(tmp_path / "course")
+    _submit(course, "alice", "quiz_1", _solution(course, "quiz_1"))
+    scratch = tmp_path / ("a-temporary-folder-" + "x" * 90)
+    scratch.mkdir()
+    run = _run(course, "tools/grading.py", "autograde", TMPDIR=str(scratch))
+    assert run.returncode == 0 and _scores(course, "alice")["quiz_1"] == (10, 10), run.stdout + run.stderr
+    assert not list(scratch.glob("specdec-*")), list(scratch.iterdir())
 
 
 @pytest.mark.slow

@@ -179,14 +179,25 @@ def test_a_dask_cluster_of_two_workers_grades_identically(one_worker, class_cour
             grading_bench.end_process(process)
 
 
-def _wait_for(predicate, timeout: float, what: str):
+def _wait_for(predicate, timeout: float, what: str, log: Path):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+    raise AssertionError(f"waited {timeout:.0f} s for {what}; the run printed:\n{_tail(log)}")
+
+
+def _wait_to_end(run: subprocess.Popen, timeout: float, log: Path) -> None:
+    try:
+        run.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the run did not end in {timeout:.0f} s; it printed:\n{_tail(log)}") from None
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-6000:] if log.exists() else "(nothing)"
 
 
 def _grading_worker(run: subprocess.Popen):
@@ -207,9 +218,9 @@ def test_a_worker_killed_mid_grading_has_its_submission_graded_once_elsewhere(on
     log = tmp_path / "run.log"
     run = _autograde_in_background(course, log)
     try:
-        victim = _wait_for(lambda: _grading_worker(run), 300, "a worker to start grading")
+        victim = _wait_for(lambda: _grading_worker(run), 300, "a worker to start grading", log)
         victim.kill()
-        run.wait(900)
+        _wait_to_end(run, 900, log)
     finally:
         grading_bench.end_process(run)
     out = log.read_text()
@@ -226,10 +237,10 @@ def test_ctrl_c_then_a_rerun_gives_the_uninterrupted_gradebook(one_worker, class
     log = tmp_path / "run.log"
     run = _autograde_in_background(course, log)
     try:
-        _wait_for(lambda: _ok_lines(log.read_text()) and _grading_worker(run), 600, "one recorded submission")
+        _wait_for(lambda: _ok_lines(log.read_text()) and _grading_worker(run), 600, "one recorded submission", log)
         descendants = psutil.Process(run.pid).children(recursive=True)
         os.killpg(run.pid, signal.SIGINT)  # Ctrl+C in the instructor's terminal
-        run.wait(120)
+        _wait_to_end(run, 120, log)
     finally:
         grading_bench.end_process(run)
     out = log.read_text()

@@ -22,7 +22,6 @@ Screenshots: ``runs/browser/hub-*.png``; with ``SPECDEC_UPDATE_SCREENSHOTS=1`` t
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shutil

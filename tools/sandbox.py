@@ -14,7 +14,8 @@ Flatpak, with new user, PID, mount, network, IPC, UTS and cgroup namespaces:
   exist inside. Everything is read-only but the working folder and the tmpfs, and every capability is
   dropped.
 * **Network.** None: a new network namespace holds only a loopback. nbgrader talks to the kernel over Unix
-  sockets in a folder of the throwaway folder.
+  sockets in a folder of their own, deleted with the throwaway folder (in the temporary folder when its path
+  is short enough for a socket's address, else in ``/tmp``).
 * **Processes.** A new PID namespace: when the kernel ends, or the grading process dies
   (``--die-with-parent``), every process the student started ends with it. The kernel's own output goes
   to a log file in the throwaway folder, never to the grader's console. Interrupts (nbgrader's cell
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-__all__ = ["Limits", "Jail", "SandboxedKernelManager", "missing", "active"]
+__all__ = ["Limits", "Jail", "SandboxedKernelManager", "missing", "active", "size_bytes"]
 
 # Files of /etc that Python, matplotlib and the C library read; nothing else of /etc is visible.
 ETC = ("passwd", "group", "hosts", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
@@ -48,6 +49,9 @@ ETC = ("passwd", "group", "hosts", "nsswitch.conf", "ld.so.cache", "ld.so.conf",
 # The top-level system folders, bound read-only (or re-created as the symbolic links they are).
 SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64")
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+# A Unix socket's address holds at most 107 bytes (Linux's sun_path), and ZeroMQ refuses a longer one ("File name
+# too long"): the kernel's sockets are <folder>/kernel-<n>, so their folder's path is kept to this many characters.
+SOCKET_FOLDER_MAX = 80
 
 
 def missing() -> str | None:
@@ -74,7 +78,7 @@ class Limits:
     processes: int = 256
 
 
-def _bytes(size: str) -> int:
+def size_bytes(size: str) -> int:
     """``"4G"`` -> 4 * 2**30 (suffixes K, M, G; a plain number is bytes)."""
     units = {"K": 2**10, "M": 2**20, "G": 2**30}
     text = str(size).strip().upper().removesuffix("B").removesuffix("I")
@@ -129,6 +133,7 @@ class Jail:
     readable: list[Path]
     limits: Limits = field(default_factory=Limits)
     root: Path = field(init=False)
+    sockets: Path = field(init=False)
     cgroup: Path | None = field(init=False, default=None)
     managers: list = field(init=False, default_factory=list)
     _log: object = field(init=False, default=None)
@@ -136,8 +141,8 @@ class Jail:
     def __enter__(self) -> "Jail":
         global _ACTIVE
         self.root = Path(tempfile.mkdtemp(prefix="specdec-grading-"))
-        for sub in ("work", "sockets"):
-            (self.root / sub).mkdir()
+        (self.root / "work").mkdir()
+        self.sockets = _socket_folder()
         self.cgroup = _pids_cgroup(self.root.name, self.limits.processes)
         _ACTIVE = self
         return self
@@ -157,6 +162,7 @@ class Jail:
         if self._log is not None:
             self._log.close()
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
     def processes(self) -> list[int]:
         """The processes still running in the jail's cgroup (empty where there is no cgroup)."""
@@ -197,7 +203,7 @@ class Jail:
         for path in self.readable:
             args += ["--ro-bind", str(path), str(path)]
         home = "/tmp/home"
-        args += ["--bind", str(work), str(folder), "--bind", str(self.root / "sockets"), str(self.root / "sockets"),
+        args += ["--bind", str(work), str(folder), "--bind", str(self.sockets), str(self.sockets),
                  "--dir", home, "--chdir", str(folder), "--clearenv",
                  "--setenv", "PATH", os.pathsep.join([str(Path(kernel[0]).parent), "/usr/bin", "/bin"]),
                  "--setenv", "HOME", home, "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLBACKEND", "Agg",
@@ -218,13 +224,22 @@ class Jail:
             if cgroup is not None:
                 with open(cgroup / "cgroup.procs", "w") as handle:
                     handle.write(str(os.getpid()))
-            caps = [(resource.RLIMIT_AS, _bytes(limits.memory)), (resource.RLIMIT_CPU, limits.cpu_seconds),
-                    (resource.RLIMIT_FSIZE, _bytes(limits.file_size))]
+            caps = [(resource.RLIMIT_AS, size_bytes(limits.memory)), (resource.RLIMIT_CPU, limits.cpu_seconds),
+                    (resource.RLIMIT_FSIZE, size_bytes(limits.file_size))]
             for name, value in caps + ([] if cgroup is not None else [(resource.RLIMIT_NPROC, processes)]):
                 resource.setrlimit(name, (value, value))
 
         self._log = self._log or open(self.root / "kernel.log", "ab")  # noqa: SIM115  (closed with the jail)
         return {"stdout": self._log, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL, "preexec_fn": before_exec}
+
+
+def _socket_folder() -> Path:
+    """A new folder for one kernel's sockets: in the temporary folder (``TMPDIR``) when its path is short enough
+    for a socket's address, else in ``/tmp``."""
+    base = tempfile.gettempdir()
+    if len(os.path.join(base, "specdec-sockets-12345678")) > SOCKET_FOLDER_MAX:
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="specdec-sockets-", dir=base))
 
 
 _ACTIVE: Jail | None = None
@@ -245,8 +260,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         jail = active()
         jail.managers.append(self)
         self.transport = "ipc"
-        self.ip = str(jail.root / "sockets" / "kernel")
-        self.connection_file = str(jail.root / "sockets" / "connection.json")
+        self.ip = str(jail.sockets / "kernel")
+        self.connection_file = str(jail.sockets / "connection.json")
         self._folder = None
 
     async def start_kernel(self, **kw):
