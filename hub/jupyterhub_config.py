@@ -4,7 +4,8 @@ person). docs/instructors.md, section 4, is the walk-through; ``tests/test_hub.p
 Everything this file needs comes from the environment, which ``make hub`` sets from its variables:
 
 - ``SPECDEC_HUB_ROOT``: the hub's folder (``tools/hub.py prepare`` made it): the learners' environment ``venv/``,
-  nbgrader's ``exchange/``, the configuration every server reads ``etc/jupyter/``, the hub's own ``state/``;
+  nbgrader's ``exchange/``, the configuration every server reads ``etc/jupyter/``, the lessons' committed results
+  ``course/`` and the converted SmolLM2 ``cache/`` (both read-only), the hub's own ``state/``;
 - ``SPECDEC_HUB_INSTRUCTOR`` and ``SPECDEC_HUB_STUDENTS`` (names separated by spaces): who may log in, with
   their system passwords (PAM); the instructor is the hub's admin;
 - ``SPECDEC_HUB_IP`` and ``SPECDEC_HUB_PORT`` (127.0.0.1:8000), ``SPECDEC_HUB_API_PORT`` (8081) and
@@ -92,6 +93,8 @@ c.Spawner.mem_limit = MEMORY  # shown to JupyterLab's resource display; the cgro
 c.Spawner.environment = {
     "PATH": f"{ROOT / 'venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
     "JUPYTER_CONFIG_PATH": str(ROOT / "etc" / "jupyter"),  # the course id and the exchange (tools/hub.py)
+    "SPECDEC_COURSE_DIR": str(ROOT / "course"),  # the committed results the lessons load, read-only
+    "SPECDEC_CACHE": str(ROOT / "cache"),  # SmolLM2, converted once for everyone, read-only
     "SHELL": "/bin/bash",
 }
 c.Spawner.start_timeout = 180  # a first start on a busy 2-core machine imports JupyterLab in about 20 s

@@ -67,6 +67,7 @@ class Lesson:
         return ROOT / "solutions" / self.assignment / self.notebook
 
 
+LESSON_0 = Lesson("00_setup")
 LESSON_2 = Lesson("02_draft_and_verify")
 LESSON_5 = Lesson("05_measuring_speedup")
 LESSON_9 = Lesson("09_self_drafting")
@@ -348,6 +349,34 @@ def test_lesson_9_runs_in_jupyterlab_with_its_plots(browser, lab, course):
     assert len(plots) == sum("plt.show()" in "".join(cell["source"]) for cell in source["cells"]) >= 3
     check_plot(page, panel, "lesson-09-plot")
     page.close()
+
+
+def test_nbgrader_validate_and_formgrader_in_jupyterlab(browser, lab, course, tmp_path):
+    """nbgrader's extension in `make lab`: the Validate button runs a lesson as nbgrader grades it and shows what
+    failed (the student version of lesson 0, whose stubs raise ``NotImplementedError``), and Formgrader lists the
+    course's assignments. Formgrader needs the course folder as JupyterLab's folder, so it is opened on a second
+    `make lab` exactly as an instructor starts it, on the checkout (it reads the checkout's gradebook,
+    ``.nbgrader/gradebook.db``, creating an empty one if there is none, and grades nothing). The Assignments tab
+    needs an exchange: tests/test_hub.py fetches and submits from it on the hub."""
+    page, panel = open_lesson(browser, lab, LESSON_0)
+    dismiss_news_prompt(page)
+    panel.locator(".validate-button button, .validate-button jp-button").first.click()
+    dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+    dialog.wait_for(timeout=RUN_TIMEOUT_S * 1000)
+    text = dialog.inner_text()
+    screenshot(page, "nbgrader-validate")
+    assert "NotImplementedError" in text and "prompt_length" in text, text[:3000]
+    dialog.get_by_role("button", name="Ok").click()
+    page.close()
+
+    with running_lab(tmp_path / "instructor") as instructor:
+        page = browser.new_page()
+        page.goto(f"{instructor.base}/formgrader/manage_assignments?token={instructor.token}")
+        for assignment in (LESSON_0.assignment, "quiz_1"):  # a lesson and a quiz, from solutions/
+            page.locator("tr", has_text=assignment).first.wait_for()
+        screenshot(page, "nbgrader-formgrader")
+        assert not page.get_by_text("the formgrader encountered an error").count()
+        page.close()
 
 
 def move_slider(page, slider) -> float:

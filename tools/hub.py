@@ -10,6 +10,10 @@
 - ``ROOT/etc/jupyter/nbgrader_config.py``, read by every user's server (the spawner sets ``JUPYTER_CONFIG_PATH``):
   the course id of the course's ``nbgrader_config.py`` and the exchange's folder; and ``jupyter_server_config.py``
   beside it, whose terminals keep the course's environment on PATH;
+- ``ROOT/course``: a read-only copy of the course's committed results (``results/``, ``docs/gpu_runs/``), which the
+  lessons load (the spawner sets ``SPECDEC_COURSE_DIR`` to it: a learner's fetched lesson is not in a clone);
+- ``ROOT/cache``: SmolLM2-135M converted once, read-only, for everyone (the spawner sets ``SPECDEC_CACHE``), so
+  that no learner converts their own 0.5 GB copy;
 - for the instructor, ``~/.jupyter/nbgrader_config.py``, which loads the course's own ``nbgrader_config.py``, so
   that Formgrader and nbgrader's commands find the course folder and its gradebook.
 
@@ -22,6 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,6 +73,8 @@ def prepare(root: Path, instructor: str | None = None, course: Path | None = Non
         folder.chmod(0o755)
     for name in ("nbgrader_config.py", "jupyter_server_config.py"):
         (root / "etc" / "jupyter" / name).chmod(0o644)
+    _share_results(root / "course")
+    _share_smol_cache(root)
     if instructor:
         if course is None:
             raise SystemExit("tools/hub.py prepare: --instructor needs --course (make hub COURSE=path), the instructor's copy of the course")
@@ -82,6 +90,39 @@ def prepare(root: Path, instructor: str | None = None, course: Path | None = Non
         _write_as(Path(user.pw_dir) / ".jupyter" / "nbgrader_config.py",
                   "# Written by tools/hub.py prepare: Formgrader and nbgrader's commands use the course below.\n"
                   f"c = get_config()  # noqa: F821\nload_subconfig({str(config)!r})  # noqa: F821\n", user)
+
+
+# what the lessons read from the course's folder (specdec_lite.course.committed)
+SHARED = ("results", "docs/gpu_runs")
+
+
+def _share_results(into: Path) -> None:
+    """A fresh read-only copy of the course's committed results: the lessons read them, no learner writes them."""
+    staging = into.with_name(into.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    for part in SHARED:
+        shutil.copytree(course_release.ROOT / part, staging / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(into, ignore_errors=True)
+    staging.rename(into)
+    _read_only_for_all(into)
+
+
+def _share_smol_cache(root: Path) -> None:
+    """SmolLM2 converted once into ``root/cache`` by the learners' environment (nothing when it is there already)."""
+    python = root / "venv" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"tools/hub.py prepare: {python} does not exist: build the learners' environment first "
+                         "(`make hub-env HUB_ROOT=...`; `make hub` does it)")
+    cache = root / "cache"
+    cache.mkdir(exist_ok=True)
+    subprocess.run([str(python), "-c", "from specdec_lite.smol import smol_target_dir; smol_target_dir(verbose=False)"],
+                   cwd=root, env={**os.environ, "SPECDEC_CACHE": str(cache)}, check=True)  # cwd: not this checkout's package
+    _read_only_for_all(cache)
+
+
+def _read_only_for_all(folder: Path) -> None:
+    for path in (folder, *folder.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _exchange_config():
