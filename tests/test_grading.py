@@ -655,12 +655,18 @@ def test_hostile_a_kernel_that_ignores_interrupts_fails_alone_and_leaves_no_grad
     assert run.returncode == 1 and "1 needs attention" in run.stdout
 
 
-@pytest.mark.slow
-@SANDBOX_GROUP
-def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
+def _alice_right(tmp_path: Path) -> Path:
+    """A quiz_1 course where alice submitted the solution (the sandbox required)."""
     _need_sandbox()
     course = _quiz_1_course(tmp_path / "course")
     _submit(course, "alice", "quiz_1", _solution(course, "quiz_1"))
+    return course
+
+
+@pytest.mark.slow
+@SANDBOX_GROUP
+def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
+    course = _alice_right(tmp_path)
     assert _run(course, "tools/grading.py", "autograde").returncode == 0
     assert _scores(course, "alice")["quiz_1"] == (10, 10)
     (course / "submitted" / "alice" / "quiz_1" / "quiz_1.ipynb").write_text("{ cut short")
@@ -676,9 +682,7 @@ def test_a_failed_regrade_removes_the_stale_grade(tmp_path):
 @SANDBOX_GROUP
 def test_a_temporary_folder_too_long_for_a_socket_address_still_grades(tmp_path):
     """The kernel's Unix sockets need a path of at most 107 bytes; the sandbox keeps them short whatever TMPDIR is."""
-    _need_sandbox()
-    course = _quiz_1_course(tmp_path / "course")
-    _submit(course, "alice", "quiz_1", _solution(course, "quiz_1"))
+    course = _alice_right(tmp_path)
     scratch = tmp_path / ("a-temporary-folder-" + "x" * 90)
     scratch.mkdir()
     run = _run(course, "tools/grading.py", "autograde", TMPDIR=str(scratch))
