@@ -12,7 +12,8 @@ learners' environment with ``make hub-env``, starts ``make hub`` on free ports o
   feedback and releases it, and opens Formgrader, which lists quiz_1's two submissions;
 - each student fetches feedback from the Assignments tab and reads their own score, and nothing of the other's;
 - from ben's own terminal, through the hub: the exchange's inbound folder, ann's home and the instructor's
-  course folder cannot be read.
+  course folder cannot be read, and a program that writes 5 GiB, past his server's 4G memory limit, is killed
+  while his server goes on.
 
 The answers are written into the fetched notebook by the test (as the student's own file): typing code into
 cells is lesson 2's browser test's business; this one is about the hub, the exchange and the grader.
@@ -144,6 +145,12 @@ def test_a_whole_term_on_the_hub(term):
         assert rc != 0 and "Permission denied" in out, f"ben could list {target}: {out}"
     rc, out = ben.run(f"cat {course}/nbgrader_config.py")
     assert rc != 0 and "Permission denied" in out, out
+
+    # a runaway program of ben's: 5 GiB written, past his server's 4G limit (the machine has more free), is killed
+    # by his memory cgroup, and his server goes on
+    rc, out = ben.run('python -c "big = b\'x\' * (5 * 2**30); print(len(big))"')
+    assert rc == 137 and str(5 * 2**30) not in out, f"5 GiB past the 4G limit was not stopped ({rc}): {out}"
+    assert ben.run("echo still here") == (0, "still here\n")
 
 
 def _score_line(score: float, full: float) -> str:
