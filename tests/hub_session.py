@@ -20,7 +20,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab_server import ROOT, free_port
+from lab_server import ROOT, free_port, log_tail
 from test_browser import CHROMIUM_ARGS, VIEWPORT, chromium_path
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -106,7 +106,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"make hub exited ({process.returncode}):\n{log.read_text()[-4000:]}")
+            raise AssertionError(f"make hub exited ({process.returncode}):\n{log_tail(log, 4000)}")
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 if response.status == 200:
@@ -114,7 +114,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
         except OSError:
             pass
         time.sleep(1)
-    raise AssertionError(f"the hub did not answer {url} in {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+    raise AssertionError(f"the hub did not answer {url} in {timeout:.0f} s:\n{log_tail(log, 4000)}")
 
 
 class Person:

@@ -49,8 +49,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
+def log_tail(log: Path, chars: int = 3000) -> str:
+    """The end of a server's or a run's log, for a failure's message."""
+    return log.read_text(errors="replace")[-chars:]
 
 
 def _wait_for_url(proc: subprocess.Popen, log: Path, deadline: float) -> re.Match:
@@ -59,9 +60,9 @@ def _wait_for_url(proc: subprocess.Popen, log: Path, deadline: float) -> re.Matc
         if match:
             return match
         if proc.poll() is not None:
-            raise AssertionError(f"`make lab` exited with status {proc.returncode} before printing its URL:\n{_tail(log)}")
+            raise AssertionError(f"`make lab` exited with status {proc.returncode} before printing its URL:\n{log_tail(log)}")
         time.sleep(0.5)
-    raise AssertionError(f"`make lab` printed no URL within {START_TIMEOUT:.0f} s:\n{_tail(log)}")
+    raise AssertionError(f"`make lab` printed no URL within {START_TIMEOUT:.0f} s:\n{log_tail(log)}")
 
 
 def _wait_until_served(url: str, proc: subprocess.Popen, log: Path, deadline: float) -> None:
@@ -69,7 +70,7 @@ def _wait_until_served(url: str, proc: subprocess.Popen, log: Path, deadline: fl
     last = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"JupyterLab exited with status {proc.returncode}:\n{_tail(log)}")
+            raise AssertionError(f"JupyterLab exited with status {proc.returncode}:\n{log_tail(log)}")
         try:
             with urllib.request.urlopen(url, timeout=max(1.0, min(30.0, deadline - time.monotonic()))) as response:
                 if response.status == 200:
@@ -78,7 +79,7 @@ def _wait_until_served(url: str, proc: subprocess.Popen, log: Path, deadline: fl
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             last = repr(error)
         time.sleep(1.0)
-    raise AssertionError(f"JupyterLab did not answer {url} within {START_TIMEOUT:.0f} s (last: {last}):\n{_tail(log)}")
+    raise AssertionError(f"JupyterLab did not answer {url} within {START_TIMEOUT:.0f} s (last: {last}):\n{log_tail(log)}")
 
 
 @contextlib.contextmanager

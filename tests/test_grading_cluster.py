@@ -35,6 +35,7 @@ import grading  # noqa: E402  (tools/grading.py)
 import grading_bench  # noqa: E402
 import grading_task  # noqa: E402
 import test_grading as tg  # noqa: E402  (the scratch course and submission helpers)
+from lab_server import log_tail  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:User-placed attribute:DeprecationWarning")
 CLASS = ("quiz_1", "quiz_2")
@@ -186,18 +187,14 @@ def _wait_for(predicate, timeout: float, what: str, log: Path):
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}; the run printed:\n{_tail(log)}")
+    raise AssertionError(f"waited {timeout:.0f} s for {what}; the run printed:\n{log_tail(log, 6000)}")
 
 
 def _wait_to_end(run: subprocess.Popen, timeout: float, log: Path) -> None:
     try:
         run.wait(timeout)
     except subprocess.TimeoutExpired:
-        raise AssertionError(f"the run did not end in {timeout:.0f} s; it printed:\n{_tail(log)}") from None
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-6000:] if log.exists() else "(nothing)"
+        raise AssertionError(f"the run did not end in {timeout:.0f} s; it printed:\n{log_tail(log, 6000)}") from None
 
 
 def _grading_worker(run: subprocess.Popen):
