@@ -2,6 +2,7 @@
 
     python tools/compare_drafters.py             # writes results/drafters/smol.json (about 30 min, 2-core CPU)
     python tools/compare_drafters.py --quick     # a smoke run (1 prompt per domain, 16 tokens) to --out
+    python tools/compare_drafters.py --set study --repeats 3   # re-time one prompt set; the other is kept
 
 Two prompt sets, greedy, float32, ``--new-tokens`` new tokens (64), interleaved rounds
 (:func:`specdec_lite.bench.time_decoders`):
@@ -15,7 +16,8 @@ Two prompt sets, greedy, float32, ``--new-tokens`` new tokens (64), interleaved 
 
 For each drafter and domain: alpha per tested token (:func:`specdec_lite.theory.alpha_from_nodes`), tokens per
 target call, the median paired speed-up over the target alone, and whether every output equals the
-target's own. The drafting price ``c = T_draft(4) / (4 T_target(1))`` comes from
+target's own. Each set records its own run (``provenance``: command, start, seconds, machine) and its
+``repeats``, so that ``--set`` can re-time one set in place and keep the other as it was measured. The drafting price ``c = T_draft(4) / (4 T_target(1))`` comes from
 :func:`specdec_lite.bench.draft_time` and :func:`~specdec_lite.bench.step_time`. Budgets (issue: lesson 9): the
 best drafter per study domain at least 1.3x; EAGLE's alpha at least the separate draft's; lookup or its
 combination at least 1.5x on the grounded set. The JSON says which were met; ``python -m training.card_features``
@@ -25,6 +27,7 @@ combination at least 1.5x on the grounded set. The JSON says which were met; ``p
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -90,7 +93,7 @@ def compare(pair, prompts: list, drafters: dict, new_tokens: int, repeats: int) 
                 "tokens_per_call": sum(len(r.tokens) for r in results) / sum(r.target_calls for r in results),
                 "speedup": float(ratio.median()), "exact": all(exact[i] for i in rows)}
         figures[name] = per_domain
-    return {"drafters": figures, "runs": runs.to_dict("records")}
+    return {"drafters": figures, "repeats": repeats, "runs": runs.to_dict("records")}
 
 
 def budgets(report: dict) -> dict:
@@ -121,30 +124,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="1 prompt per domain, 4 grounded, 16 new tokens")
+    parser.add_argument("--set", choices=("both", "study", "grounded"), default="both",
+                        help="the prompt set(s) to time; with one, the other is kept from the existing --out file")
     args = parser.parse_args(argv)
     if args.quick:
         args.per_domain, args.grounded, args.new_tokens = 1, 4, 16
+    sets_to_run = ("study", "grounded") if args.set == "both" else (args.set,)
+    report = {}
+    if args.set != "both":
+        if not args.out.exists():
+            parser.error(f"--set {args.set} keeps the other set from {args.out}, which does not exist: "
+                         "run with --set both first")
+        report = json.loads(args.out.read_text())
+        if report["settings"]["new_tokens"] != args.new_tokens:
+            parser.error(f"{args.out} was measured with {report['settings']['new_tokens']} new tokens: "
+                         f"--set {args.set} must use the same --new-tokens")
 
     from specdec_lite.bench import draft_time, step_time
     from specdec_lite.pairs import load_pair
     from specdec_lite.prompts import DOMAINS, load_prompts
     from specdec_lite.reports import provenance, tool_command, write_report
 
+    command = tool_command("compare_drafters.py", argv)
     load_before, started = os.getloadavg(), time.perf_counter()
     pair = load_pair("smol", device="cpu")
-    study = [p for d in DOMAINS for p in load_prompts(d, prompt_set=pair.prompt_set)[: args.per_domain]]
-    grounded = load_prompts(prompt_set="grounded")[: args.grounded]
-    report = {"settings": {"gamma": GAMMA, "tree": TREE, "new_tokens": args.new_tokens, "repeats": args.repeats,
-                           "study_prompts": [p.id for p in study], "grounded_prompts": [p.id for p in grounded]}}
+    prompts = {"study": [p for d in DOMAINS for p in load_prompts(d, prompt_set=pair.prompt_set)[: args.per_domain]],
+               "grounded": load_prompts(prompt_set="grounded")[: args.grounded]}
+    settings = report.get("settings", {}) | {"gamma": GAMMA, "tree": TREE, "new_tokens": args.new_tokens}
+    settings.pop("repeats", None)   # each set records its own
+    report["settings"] = settings | {f"{name}_prompts": [p.id for p in prompts[name]] for name in sets_to_run}
     target_step = step_time(pair.target)
     sets = {"study": drafter_set(pair, "study"), "grounded": drafter_set(pair, "grounded")}
     report["costs"] = {"target_step": target_step} | {
         name: {"draft_time": (t := draft_time(d, pair.target, GAMMA)), "c": t / (GAMMA * target_step)}
         for name, (d, shape) in {**sets["study"], **sets["grounded"]}.items() if shape == "chain"}
-    report["study"] = compare(pair, study, sets["study"], args.new_tokens, args.repeats)
-    report["grounded"] = compare(pair, grounded, sets["grounded"], args.new_tokens, args.repeats)
+    for name in ("study", "grounded"):
+        if name in sets_to_run:
+            set_started, set_load = time.perf_counter(), os.getloadavg()
+            report[name] = compare(pair, prompts[name], sets[name], args.new_tokens, args.repeats)
+            report[name]["provenance"] = provenance(command, set_started, set_load)
+        elif "provenance" not in report[name]:   # a file from before sets recorded their own runs
+            report[name]["provenance"] = {k: report[k] for k in ("command", "started", "seconds", "machine")}
+            report[name]["repeats"] = report[name].get("repeats", 1)
     report["budgets"] = budgets(report)
-    write_report(args.out, provenance(tool_command("compare_drafters.py", argv), started, load_before) | report)
+    write_report(args.out, report | provenance(command, started, load_before))
     return 0
 
 
