@@ -66,6 +66,8 @@ __all__ = [
     "run_bench",
     "tokens_and_result",
     "paired_ratio",
+    "prompt_speedups",
+    "speedup_figures",
     "jsonable",  # from specdec_lite.reports, still importable from here (the tools and older notebooks do)
 ]
 
@@ -353,6 +355,28 @@ def paired_ratio(runs: pd.DataFrame, decoder: str, baseline: str) -> pd.Series:
     """``tokens/s of decoder / tokens/s of baseline`` for each (round, prompt) both ran."""
     speed = runs.pivot_table(index=["round", "prompt"], columns="decoder", values="tokens_per_s")
     return (speed[decoder] / speed[baseline]).dropna()
+
+
+def prompt_speedups(runs: pd.DataFrame, decoder: str, baseline: str) -> pd.Series:
+    """Each prompt's speed-up of ``decoder`` over ``baseline``: the median over its rounds of :func:`paired_ratio`.
+    A prompt is the independent unit; its rounds only measure the timing noise."""
+    return paired_ratio(runs, decoder, baseline).groupby(level="prompt").median()
+
+
+def speedup_figures(runs: pd.DataFrame, decoder: str, baseline: str) -> dict:
+    """The speed-up of ``decoder`` over ``baseline`` on a set of prompts, with what it can be trusted to:
+
+    * ``speedup``: the median over prompts of :func:`prompt_speedups`;
+    * ``speedup_ci``: its 95% percentile bootstrap interval over prompts (:func:`~specdec_lite.statistics.median_ci`);
+    * ``speedup_rounds``: the same median from each round alone. The rounds repeat identical runs, so their spread
+      is the timing noise floor: a gap smaller than it says nothing about the decoders.
+    """
+    from .statistics import median_ci
+
+    per_prompt = prompt_speedups(runs, decoder, baseline)
+    rounds = [float(paired_ratio(runs[runs["round"] == r], decoder, baseline).median()) for r in sorted(runs["round"].unique())]
+    return {"speedup": float(per_prompt.median()), "speedup_ci": list(median_ci(per_prompt.to_numpy())),
+            "speedup_rounds": rounds}
 
 
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:

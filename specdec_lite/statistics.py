@@ -8,6 +8,9 @@
   resampling the independent units (prompts, texts) with replacement and keeping each unit's numerator and
   denominator together (a paired bootstrap). Positions within one text are not independent, so the text,
   not the token, is what is resampled.
+* :func:`median_ci` - a percentile bootstrap confidence interval of the median of one figure per independent
+  unit (a prompt's speed-up), the units resampled with replacement. With few units the interval is coarse
+  (its ends are among the units' own values), which is the honest width of what so few can say.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from scipy.stats import bootstrap, chisquare
 
-__all__ = ["ChiSquare", "chi_square_test", "ratio_ci"]
+__all__ = ["ChiSquare", "chi_square_test", "median_ci", "ratio_ci"]
 
 
 def ratio_ci(numerator, denominator, *, confidence: float = 0.95, n_resamples: int = 2000,
@@ -33,6 +36,17 @@ def ratio_ci(numerator, denominator, *, confidence: float = 0.95, n_resamples: i
         vectorized=True, n_resamples=n_resamples, confidence_level=confidence, method="percentile",
         rng=np.random.default_rng(seed),
     ).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
+def median_ci(values, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``median(values)``, one value per independent unit, resampled with replacement;
+    the generator is ``numpy.random.default_rng(seed)``. NaN with fewer than 2 units."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    ci = bootstrap((values,), np.median, vectorized=True, n_resamples=n_resamples, confidence_level=confidence,
+                   method="percentile", rng=np.random.default_rng(seed)).confidence_interval
     return float(ci.low), float(ci.high)
 
 
