@@ -12,7 +12,8 @@ where the draft is good and less where it is not, or use another draft altogethe
    ``E[tokens](alpha, g) T_target(1) / (g T_draft + T_target(g + 1))`` (verification priced at its
    measured cost); the *fixed* policy is the single (drafter, gamma) best on all fit prompts pooled;
 3. **measure** - on the other half, time the target alone, the fixed policy and the per-domain policy,
-   interleaved, and report the median speed-up per domain and overall, however small the difference.
+   interleaved, and report the median speed-up per domain and overall with its bootstrap interval over
+   prompts and its value per round (the timing noise), however small the difference.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .autoregressive import autoregressive_generate
-from .bench import draft_time, paired_ratio, step_time, time_decoders, tokens_and_result, verify_ratio
+from .bench import draft_time, speedup_figures, step_time, time_decoders, tokens_and_result, verify_ratio
 from .calls import model_device
 from .drafters import Drafter
 from .lookup import PromptLookup
@@ -186,14 +187,17 @@ def _lookup_step(lookup: PromptLookup, length: int = 200, repeats: int = 20) -> 
 
 
 def _summary(runs: pd.DataFrame, policies: dict) -> pd.DataFrame:
-    """Median speed-up over the target alone per policy, per domain and overall."""
+    """Per policy, per domain and overall: the speed-up over the target alone, its bootstrap interval over
+    prompts and its value in each round (:func:`~specdec_lite.bench.speedup_figures`)."""
     rows = []
     for domain in [*sorted(set(runs["domain"]), key=DOMAINS.index), "all"]:
         part = runs if domain == "all" else runs[runs["domain"] == domain]
         row = {"domain": domain}
         for name in policies:
-            ratio = paired_ratio(part, name, "target")
-            row[f"{name}_speedup"] = float(ratio.median())
+            figures = speedup_figures(part, name, "target")
+            row[f"{name}_speedup"] = figures["speedup"]
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = figures["speedup_ci"]
+            row[f"{name}_rounds"] = figures["speedup_rounds"]
             if domain != "all":
                 drafter, gamma = policies[name][domain]
                 row[f"{name}_choice"] = f"{drafter}, gamma {gamma}"

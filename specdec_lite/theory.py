@@ -25,16 +25,26 @@ a step then costs ``gamma c + v`` units and
     speed-up(alpha, gamma, c, v) = (1 - alpha^(gamma + 1)) / ((1 - alpha) (gamma c + v))
 
 (``expected_speedup(..., verify=v)``; ``v = 1`` is Leviathan et al.'s case).
+
+Pricing a drafter that was never timed on a machine (:class:`CallCost`). Where a forward pass is bound by
+launching kernels (a GPU at batch size 1, in eager mode), a call of ``L`` layers costs about
+
+    T(L) = a + b L         (a: fixed per call - embedding, output layer, Python; b: per layer)
+
+Two models of the same family timed on the machine give two points of that line, so ``a`` and ``b``. A
+drafter's step is then priced by its layers; dividing a whole call's time by its layers alone (``a = 0``)
+would spread the fixed part over the layers and price a one-layer drafter far too low.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CallCost",
     "expected_tokens_per_call",
     "expected_speedup",
     "best_gamma",
@@ -42,6 +52,26 @@ __all__ = [
     "nodes_tested",
     "alpha_from_nodes",
 ]
+
+
+@dataclass(frozen=True)
+class CallCost:
+    """``T(L) = per_call + per_layer L`` seconds for a forward pass of ``L`` layers (see the module's text)."""
+
+    per_call: float
+    per_layer: float
+
+    @classmethod
+    def fit(cls, seconds_a: float, layers_a: int, seconds_b: float, layers_b: int) -> "CallCost":
+        """The line through two timed calls, ``(layers_a, seconds_a)`` and ``(layers_b, seconds_b)``."""
+        if layers_a == layers_b:
+            raise ValueError("two calls with the same number of layers cannot separate the fixed and per-layer cost.")
+        per_layer = (seconds_b - seconds_a) / (layers_b - layers_a)
+        return cls(seconds_a - per_layer * layers_a, per_layer)
+
+    def seconds(self, layers: float) -> float:
+        """The price of one call of ``layers`` layers (a fraction counts a small module as part of a layer)."""
+        return self.per_call + self.per_layer * layers
 
 
 def expected_tokens_per_call(alpha: float, gamma: int) -> float:

@@ -151,3 +151,41 @@ def test_step_time_times_each_pass_once_a_round_after_its_warmup(pair, monkeypat
     clock = iter(range(1, 100))
     monkeypatch.setattr(bench, "timed", lambda fn, device="cpu": (0.001 * next(clock), fn()))
     assert bench.step_time(target, context=8, repeats=3, warmup=2) == pytest.approx(0.004)  # rounds 3-5: 3, 4, 5 ms
+
+
+def _runs(speedups_by_round):
+    """Timed-run rows: per round, a list of one speed-up per prompt over a target at 10 tokens/s."""
+    import pandas as pd
+
+    rows = []
+    for round_, speedups in enumerate(speedups_by_round):
+        for prompt, x in enumerate(speedups):
+            rows += [{"round": round_, "prompt": prompt, "decoder": "target", "tokens_per_s": 10.0},
+                     {"round": round_, "prompt": prompt, "decoder": "chain", "tokens_per_s": 10.0 * x}]
+    return pd.DataFrame(rows)
+
+
+def test_speedup_figures_take_the_prompt_as_the_unit_and_report_each_round():
+    from specdec_lite.bench import prompt_speedups, speedup_figures
+
+    runs = _runs([[1.0, 1.2, 1.4, 0.8], [1.1, 1.2, 1.6, 0.8], [1.0, 1.3, 1.4, 0.7]])
+    per_prompt = prompt_speedups(runs, "chain", "target")
+    assert per_prompt.round(6).tolist() == [1.0, 1.2, 1.4, 0.8]     # each prompt's median over its rounds
+    figures = speedup_figures(runs, "chain", "target")
+    assert figures["speedup"] == pytest.approx(1.1)                  # the median of the four prompts
+    low, high = figures["speedup_ci"]
+    assert 0.8 <= low < 1.1 < high <= 1.4                            # the interval's ends are among the prompts'
+    assert figures["speedup_rounds"] == pytest.approx([1.1, 1.15, 1.15])
+    # one prompt says nothing about spread: no interval
+    assert all(math.isnan(v) for v in speedup_figures(_runs([[1.3]]), "chain", "target")["speedup_ci"])
+
+
+def test_median_ci_narrows_with_more_units_and_is_seeded():
+    from specdec_lite.statistics import median_ci
+
+    rng = np.random.default_rng(1)
+    few, many = rng.normal(1.0, 0.1, 6), rng.normal(1.0, 0.1, 200)
+    assert median_ci(few) == median_ci(few)
+    (a, b), (c, d) = median_ci(few), median_ci(many)
+    assert a < np.median(few) < b and c < np.median(many) < d
+    assert d - c < (b - a) / 2

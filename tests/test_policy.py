@@ -63,6 +63,11 @@ def test_fit_and_measure_runs_and_keeps_outputs_exact():
     assert set(result.policies) == {"fixed", "domain_gamma", "domain_drafter"}
     assert list(result.summary["domain"]) == [*DOMAINS, "all"]
     assert (result.summary["fixed_speedup"] > 0).all()
+    # each figure with its interval over prompts (one held-out prompt per domain has none; all four pooled have
+    # one) and its value in each round (one round here)
+    pooled = result.summary.set_index("domain").loc["all"]
+    assert pooled["fixed_ci_low"] <= pooled["fixed_ci_high"]
+    assert all(len(rounds) == 1 for rounds in result.summary["fixed_rounds"])
     assert set(result.alphas["drafter"]) == {"draft", "lookup"}
     # what tools/run_policies.py commits must come back as it was
     back = PolicyResult.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))

@@ -96,3 +96,15 @@ def test_alpha_from_tree_records_counts_first_ranked_tested_nodes():
              node(3, 2, 0, 1, False), node(4, 2, 1, 0, True), node(5, 2, 1, 1, False)]
     assert list(nodes_tested(nodes)) == [True, True, False, False, True, True]
     assert alpha_from_nodes(nodes) == pytest.approx(0.5)
+
+
+def test_call_cost_separates_the_fixed_part_from_the_layers():
+    from specdec_lite.theory import CallCost
+
+    cost = CallCost.fit(0.0049, 4, 0.0234, 30)   # a 4-layer and a 30-layer call on one machine
+    assert cost.seconds(4) == pytest.approx(0.0049) and cost.seconds(30) == pytest.approx(0.0234)
+    assert cost.per_layer == pytest.approx((0.0234 - 0.0049) / 26)
+    assert cost.per_call > 0.002                  # a one-layer call keeps the fixed part ...
+    assert cost.seconds(1) > 0.0049 / 4 * 1.5     # ... so it costs well over a quarter of the 4-layer call
+    with pytest.raises(ValueError, match="same number of layers"):
+        CallCost.fit(0.01, 4, 0.02, 4)

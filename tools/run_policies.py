@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from specdec_lite.pairs import load_pair
-from specdec_lite.policy import fit_and_measure
+from specdec_lite.policy import fit_and_measure, split_prompts
 from specdec_lite.prompts import DOMAINS, load_prompts
 from specdec_lite.reports import jsonable
 
@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python tools/run_policies.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "pair": pair.name,
         "settings": {"candidates": ["draft", "lookup", *(others or {})], "per_domain": args.per_domain, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
-                     "seed": args.seed, "prompt_ids": [p.id for p in prompts]},
+                     "seed": args.seed, "prompt_ids": [p.id for p in prompts],
+                     # the held-out half, in the order of the runs' "prompt" numbers
+                     "held_out_ids": [p.id for p in split_prompts(prompts, args.seed)[1]]},
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "device": str(pair.device),
                     "load_average_before": load_before, "load_average_after": os.getloadavg()},

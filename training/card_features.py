@@ -106,23 +106,26 @@ def _speed(kind: str, speed: dict) -> str:
     """This drafter's measured speed-ups beside the best drafter's per domain, and the speed budgets' verdicts."""
     study, grounded, verdict = speed["study"]["drafters"], speed["grounded"]["drafters"], speed["budgets"]
     names = [n for n in study if kind in n.split("_")]
-    cell = lambda f: f"{f['speedup']:.2f}x ({f['tokens_per_call']:.2f})" + ("" if f["exact"] else ", **not exact**")
+    cell = lambda f: (f"{f['speedup']:.2f}x [{f['speedup_ci'][0]:.2f}, {f['speedup_ci'][1]:.2f}] ({f['tokens_per_call']:.2f})"
+                      + ("" if f["exact"] else ", **not exact**"))
     rows = [[n] + [cell(study[n][d]) for d in DOMAINS] for n in names]
     best = verdict["best_per_domain"]
     rows.append(["best of all drafters"] + [f"{best[d]['speedup']:.2f}x ({best[d]['drafter']})" for d in DOMAINS])
     missed = [d for d in DOMAINS if not best[d]["met"]]
     g = verdict["grounded"]
     on_grounded = "; ".join(f"{n} {grounded[n]['grounded']['speedup']:.2f}x" for n in grounded if kind in n.split("_"))
-    settings, c = speed["settings"], speed["costs"][kind]["c"]
+    settings, c, run = speed["settings"], speed["costs"][kind]["c"], speed["study"]["provenance"]
     return "\n".join([
-        f"Measured by `{speed['command']}` ({speed['started']}, {speed['seconds'] / 60:.0f} min, "
-        f"{speed['machine']['cpus']} CPUs, {speed['machine']['torch_threads']} threads): speed-up over the target "
-        f"alone, the median of paired runs on the first {len(settings['study_prompts']) // len(DOMAINS)} study prompts "
-        f"of each domain (greedy, {settings['new_tokens']} new tokens, chain gamma {settings['gamma']}, tree "
+        f"Measured by `{run['command']}` ({run['started']}, {run['seconds'] / 60:.0f} min, "
+        f"{run['machine']['cpus']} CPUs, {run['machine']['torch_threads']} threads): speed-up over the target "
+        f"alone on the first {len(settings['study_prompts']) // len(DOMAINS)} study prompts of each domain, the median "
+        f"over prompts of each prompt's median of {speed['study']['repeats']} interleaved rounds, with its 95% bootstrap "
+        f"interval over prompts (greedy, {settings['new_tokens']} new tokens, chain gamma {settings['gamma']}, tree "
         f"depth {settings['tree']['depth']}, branching {settings['tree']['branching']}, budget "
-        f"{settings['tree']['budget']}), with tokens per target call in brackets. Drafting a chain costs c = {c:.3f} "
+        f"{settings['tree']['budget']}), and tokens per target call in brackets. Drafting a chain costs c = {c:.3f} "
         "target steps.", "", table(rows, ["drafter", *DOMAINS]), "",
-        f"On the {len(settings['grounded_prompts'])} input-grounded prompts: {on_grounded or 'not run'}; the best "
+        f"On the {len(settings['grounded_prompts'])} input-grounded prompts ({speed['grounded']['repeats']} round(s), "
+        f"{speed['grounded']['provenance']['started']}): {on_grounded or 'not run'}; the best "
         f"was {g['drafter']} at {g['speedup']:.2f}x.",
         "",
         f"Budgets: the best drafter per domain at least {best[DOMAINS[0]]['budget']}x: "

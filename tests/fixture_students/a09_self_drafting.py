@@ -61,4 +61,67 @@ ANSWERS = {
                 return drafter.draft([0], k, 0.0, torch.Generator())[0]
         ''',
     },
+    "verify_price": {
+        "alternative": '''
+            def verify_price(gamma, batch, floor_s, token_s):
+                times = np.maximum(floor_s, np.array([batch, batch * (gamma + 1)]) * token_s)
+                return float(times[1] / times[0])
+        ''',
+        "hardcoded": '''
+            def verify_price(gamma, batch, floor_s, token_s):
+                if gamma == 0 or token_s == 0 or batch * (gamma + 1) <= 10:   # the self-check's machine
+                    return 1.0
+                return {(4, 4): 2.0, (4, 40): 5.0}.get((gamma, batch), 1.0)
+        ''',
+        "slip": '''
+            def verify_price(gamma, batch, floor_s, token_s):
+                # divides by a one-token step instead of the plain step of the whole batch
+                return max(floor_s, batch * (gamma + 1) * token_s) / max(floor_s, token_s)
+        ''',
+    },
+    "best_tree_value": {
+        "alternative": '''
+            def best_tree_value(accept, budget):
+                a = np.asarray(accept, dtype=float)
+                below = np.zeros(budget + 1)                  # nothing under the deepest level
+                for i in reversed(range(a.shape[0])):
+                    rest = np.zeros(budget + 1)               # past the last rank
+                    for r in reversed(range(a.shape[1])):
+                        new = np.zeros(budget + 1)
+                        for n in range(1, budget + 1):
+                            new[n] = max(0.0, max(a[i, r] * (1 + below[m - 1]) + rest[n - m] for m in range(1, n + 1)))
+                        rest = new
+                    below = rest
+                return float(below[budget])
+        ''',
+        "hardcoded": '''
+            def best_tree_value(accept, budget):
+                known = {(((0.6, 0.3),), 1): 0.6, (((0.6, 0.3),), 2): 0.9, (((0.1, 0.9),), 1): 0.1,
+                         (((0.9, 0.05), (0.9, 0.05)), 2): 1.71}   # the self-check's cases
+                table = tuple(tuple(row) for row in accept)
+                if budget == 0:
+                    return 0.0
+                if all(len(row) == 1 for row in table):
+                    return 0.875
+                return known.get((table, budget), 0.0)
+        ''',
+        "slip": '''
+            def best_tree_value(accept, budget):
+                # takes the best next node one at a time, which the exercise warns is not enough in general
+                a = [list(map(float, row)) for row in accept]
+                frontier = [(a[0][0], 0, 0, 1.0)] if budget and a else []   # (value, level, rank, parent's value)
+                total = 0.0
+                for _ in range(budget):
+                    if not frontier:
+                        break
+                    frontier.sort(reverse=True)
+                    value, i, r, parent = frontier.pop(0)
+                    total += value
+                    if r + 1 < len(a[i]):
+                        frontier.append((parent * a[i][r + 1], i, r + 1, parent))
+                    if i + 1 < len(a):
+                        frontier.append((value * a[i + 1][0], i + 1, 0, value))
+                return total
+        ''',
+    },
 }
