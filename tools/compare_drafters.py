@@ -96,19 +96,6 @@ def compare(pair, prompts: list, drafters: dict, new_tokens: int, repeats: int) 
     return {"drafters": figures, "repeats": repeats, "runs": runs.to_dict("records")}
 
 
-def refigure(section: dict) -> None:
-    """Give a set measured before the speed-up had its interval and rounds (:func:`speedup_figures`) those figures,
-    from its own recorded runs; its median speed-up stays what it was."""
-    import pandas as pd
-
-    from specdec_lite.bench import speedup_figures
-
-    runs = pd.DataFrame(section["runs"])
-    for name, per_domain in section["drafters"].items():
-        for domain, figures in per_domain.items():
-            figures |= speedup_figures(runs[runs["domain"] == domain], name, "target")
-
-
 def budgets(report: dict) -> dict:
     """Which of the issue's budgets a comparison met, with each threshold (``BUDGETS``) beside what was measured."""
     from specdec_lite.prompts import DOMAINS
@@ -176,10 +163,6 @@ def main(argv: list[str] | None = None) -> int:
             set_started, set_load = time.perf_counter(), os.getloadavg()
             report[name] = compare(pair, prompts[name], sets[name], args.new_tokens, args.repeats)
             report[name]["provenance"] = provenance(command, set_started, set_load)
-        elif "provenance" not in report[name]:   # a file from before sets recorded their own runs
-            report[name]["provenance"] = {k: report[k] for k in ("command", "started", "seconds", "machine")}
-            report[name]["repeats"] = report[name].get("repeats", 1)
-            refigure(report[name])
     report["budgets"] = budgets(report)
     write_report(args.out, report | provenance(command, started, load_before))
     return 0
