@@ -94,20 +94,26 @@ def timed(fn: Callable, device: torch.device | str = "cpu"):
     return time.perf_counter() - start, out
 
 
+HF_DYNAMIC = (20, 0.4)  # transformers' defaults: most assistant tokens a step, and the starting confidence threshold
+
+
 @torch.inference_mode()
 def hf_assisted_generate(
-    draft: PreTrainedModel, target: PreTrainedModel, input_ids: torch.Tensor, max_new_tokens: int, gamma: int
+    draft: PreTrainedModel, target: PreTrainedModel, input_ids: torch.Tensor, max_new_tokens: int, gamma: int | None
 ) -> torch.Tensor:
     """Greedy assisted generation, ``target.generate(assistant_model=draft)``, drafting exactly ``gamma`` a step.
 
+    ``gamma=None`` is Hugging Face's own dynamic speculation, from its defaults at every call: up to 20 tokens a
+    step, stopping at the first whose draft probability is below a threshold that starts at 0.4 and is re-tuned
+    during the call from the tokens accepted so far (an ROC fit, with scikit-learn installed).
     Returns the new tokens (1-D, on the CPU). Stops at the target's EOS like the other decoders here, and
     runs both models in eval mode like them.
     """
     config = draft.generation_config
     saved = (config.num_assistant_tokens, config.num_assistant_tokens_schedule,
              config.assistant_confidence_threshold)
-    config.num_assistant_tokens, config.num_assistant_tokens_schedule = gamma, "constant"
-    config.assistant_confidence_threshold = 0.0
+    config.num_assistant_tokens, config.num_assistant_tokens_schedule = gamma or HF_DYNAMIC[0], "constant"
+    config.assistant_confidence_threshold = 0.0 if gamma else HF_DYNAMIC[1]
     ids = input_ids.reshape(1, -1).to(model_device(target))
     eos = eos_token_id(target)
     try:

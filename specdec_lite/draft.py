@@ -11,7 +11,8 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from .calls import cache_length, forward, model_device
-from .sampling import distribution, sample
+from .dynamic import StopRule, keep_drafting
+from .sampling import distribution, record_distribution, sample
 
 __all__ = ["draft_chain", "grow_chain"]
 
@@ -23,6 +24,7 @@ def draft_chain(
     k: int,
     temperature: float,
     generator: torch.Generator,
+    stop: StopRule | None = None,
 ) -> tuple[list[int], torch.Tensor]:
     """Propose ``k`` tokens after ``sequence``; return them and the ``(k, V)`` draft logits they were sampled from.
 
@@ -36,16 +38,18 @@ def draft_chain(
         pending = drafted[-1:] if drafted else sequence[cache_length(cache):]
         return forward(draft, torch.tensor(pending, device=device), cache)[-1]
 
-    return grow_chain(next_logits, k, temperature, generator, vocab=draft.config.vocab_size, device=device)
+    return grow_chain(next_logits, k, temperature, generator, vocab=draft.config.vocab_size, device=device, stop=stop)
 
 
 def grow_chain(next_logits: Callable[[list[int]], torch.Tensor], k: int, temperature: float,
                generator: torch.Generator, *, vocab: int, device: torch.device | str = "cpu",
-               ) -> tuple[list[int], torch.Tensor]:
+               stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
     """Any drafter's chain: ``x_i ~ q_i = distribution(next_logits([x_1 .. x_{i-1}]), T)`` for i = 1 .. k.
 
     ``next_logits`` gives the ``(V,)`` draft logits after the tokens drafted so far; token ``x_i`` is drawn
     from the very distribution the acceptance test later uses. Returns the tokens and their ``(k, V)`` logits.
+    With a ``stop`` rule (:mod:`specdec_lite.dynamic`) the chain ends early, after the first token the rule
+    is unsure of: no draft call is spent past it.
     """
     tokens: list[int] = []
     rows: list[torch.Tensor] = []
@@ -53,4 +57,6 @@ def grow_chain(next_logits: Callable[[list[int]], torch.Tensor], k: int, tempera
         logits = next_logits(tokens)
         tokens.append(sample(distribution(logits, temperature), generator))
         rows.append(logits)
+        if stop is not None and not keep_drafting(stop, record_distribution(logits, temperature), tokens[-1]):
+            break
     return tokens, torch.stack(rows) if rows else torch.empty(0, vocab, device=device)

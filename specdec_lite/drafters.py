@@ -34,6 +34,7 @@ from transformers import DynamicCache, PreTrainedModel
 from . import tree_draft
 from .calls import cache_length, compact_cache, crop_cache, new_cache
 from .draft import draft_chain
+from .dynamic import StopRule
 from .tree_draft import DraftedTree
 
 __all__ = ["Drafter", "TreeDrafter", "ModelDrafter", "as_drafter"]
@@ -58,9 +59,12 @@ class Drafter(Protocol):
     def start(self, *, tree: bool) -> None:
         """Begin a generation (of trees when ``tree``) with an empty cache; a TypeError if it cannot draft those."""
 
-    def draft(self, sequence: list[int], k: int, temperature: float,
-              generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
-        """Up to ``k`` tokens after ``sequence`` and the ``(len, V)`` draft logits each was chosen from."""
+    def draft(self, sequence: list[int], k: int, temperature: float, generator: torch.Generator,
+              stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
+        """Up to ``k`` tokens after ``sequence`` and the ``(len, V)`` draft logits each was chosen from.
+
+        With a ``stop`` rule (:mod:`specdec_lite.dynamic`), none after the first token the rule is unsure of.
+        """
 
     def rollback(self, length: int, features: torch.Tensor | None) -> None:
         """After verification: keep the first ``length`` tokens of the sequence in the cache.
@@ -77,8 +81,9 @@ class TreeDrafter(Drafter, Protocol):
     """What :func:`~specdec_lite.tree_speculative_generate` needs too: a drafted tree, and its accepted path kept."""
 
     def draft_tree(self, sequence: list[int], depth: int, branching: int, *, budget: int | None, children: str,
-                   temperature: float, generator: torch.Generator) -> DraftedTree:
-        """A tree of up to ``depth`` levels after ``sequence`` (see :func:`~specdec_lite.tree_draft.draft_tree`)."""
+                   temperature: float, generator: torch.Generator, stop: StopRule | None = None) -> DraftedTree:
+        """A tree of up to ``depth`` levels after ``sequence`` (see :func:`~specdec_lite.tree_draft.draft_tree`);
+        a ``stop`` rule ends each branch at its first unsure node."""
 
     def keep_path(self, drafted: DraftedTree, prefix: int, path: list[int]) -> None:
         """Keep the cache entries of the accepted ``path`` right after the ``prefix`` and drop the other nodes'."""
@@ -103,14 +108,14 @@ class ModelDrafter:
     def start(self, *, tree: bool) -> None:
         self.cache = new_cache()
 
-    def draft(self, sequence: list[int], k: int, temperature: float,
-              generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
-        return draft_chain(self.model, self.cache, sequence, k, temperature, generator)
+    def draft(self, sequence: list[int], k: int, temperature: float, generator: torch.Generator,
+              stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
+        return draft_chain(self.model, self.cache, sequence, k, temperature, generator, stop)
 
     def draft_tree(self, sequence: list[int], depth: int, branching: int, *, budget: int | None, children: str,
-                   temperature: float, generator: torch.Generator) -> DraftedTree:
+                   temperature: float, generator: torch.Generator, stop: StopRule | None = None) -> DraftedTree:
         return tree_draft.draft_tree(self.model, self.cache, sequence, depth, branching, budget=budget,
-                                     children=children, temperature=temperature, generator=generator)
+                                     children=children, temperature=temperature, generator=generator, stop=stop)
 
     def keep_path(self, drafted: DraftedTree, prefix: int, path: list[int]) -> None:
         slots = [drafted.draft_slots[i] for i in path]

@@ -37,6 +37,7 @@ from transformers import DynamicCache, LlamaConfig, LlamaModel, PretrainedConfig
 
 from .calls import additive_mask, cache_length, crop_cache, model_device, new_cache
 from .draft import grow_chain
+from .dynamic import StopRule
 from .shortlist import TargetHead
 from .tree import TokenTree
 from .tree_draft import DraftedTree, frontier_visibility, grow_tree
@@ -146,8 +147,8 @@ class EagleDrafter:
         self.fed, self.pending = self.fed + m, self.pending[:0]
         return predicted[-1]
 
-    def draft(self, sequence: list[int], k: int, temperature: float,
-              generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
+    def draft(self, sequence: list[int], k: int, temperature: float, generator: torch.Generator,
+              stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
         """Step 2 as a chain: ``d_i ~ q(f)``, then ``f <- Layer(f, d_i)`` (none before the first features)."""
         k = 0 if self.pending is None else k
         current: list[torch.Tensor] = []
@@ -158,10 +159,10 @@ class EagleDrafter:
             return self.output.full(f)
 
         return grow_chain(next_logits, k, temperature, generator, vocab=self.vocab_size,
-                          device=self.output.weight.device)
+                          device=self.output.weight.device, stop=stop)
 
     def draft_tree(self, sequence: list[int], depth: int, branching: int, *, budget: int | None, children: str,
-                   temperature: float, generator: torch.Generator) -> DraftedTree:
+                   temperature: float, generator: torch.Generator, stop: StopRule | None = None) -> DraftedTree:
         """Step 2 as a tree: each level's frontier in one call, each node paired with its parent's predicted feature."""
         depth = 0 if self.pending is None else depth
         predicted: dict[int, torch.Tensor] = {}  # node -> the feature the layer predicted there (-1: the root)
@@ -182,7 +183,7 @@ class EagleDrafter:
 
         return grow_tree(score_root, score_frontier, depth, branching, budget=budget, children=children,
                          temperature=temperature, generator=generator, vocab=self.vocab_size,
-                         device=self.output.weight.device)
+                         device=self.output.weight.device, stop=stop)
 
     def keep_path(self, drafted: DraftedTree, prefix: int, path: list[int]) -> None:
         """Step 3: drop every drafted node; the accepted ones return with the target's own features."""

@@ -28,6 +28,7 @@ from transformers import PreTrainedModel
 
 from .checks import check_int
 from .drafters import Drafter, as_drafter
+from .dynamic import StopRule
 
 __all__ = ["PromptLookup", "LookupOr"]
 
@@ -65,11 +66,12 @@ class PromptLookup:
         if tree:
             raise TypeError("a PromptLookup drafter proposes one chain, not a tree; use speculative_generate with it.")
 
-    def draft(self, sequence: list[int], k: int, temperature: float = 0.0,
-              generator: torch.Generator | None = None) -> tuple[list[int], torch.Tensor]:
+    def draft(self, sequence: list[int], k: int, temperature: float = 0.0, generator: torch.Generator | None = None,
+              stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
         """The proposal and its ``(len, V)`` logits: 0 on each proposed token, ``-inf`` elsewhere (a point mass).
 
-        ``temperature`` and ``generator`` go unused: the proposal is deterministic, and a point mass at any temperature.
+        ``temperature``, ``generator`` and ``stop`` go unused: the proposal is deterministic, and a point mass at any
+        temperature, so a stop rule is always sure of it (``q(x) = 1``, ``H(q) = 0``).
         """
         tokens = self.propose(sequence, k)
         logits = torch.full((len(tokens), self.vocab_size), float("-inf"))
@@ -109,12 +111,12 @@ class LookupOr:
         self.lookup.start(tree=tree)
         self.other.start(tree=tree)
 
-    def draft(self, sequence: list[int], k: int, temperature: float,
-              generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
-        """The lookup's proposal if it has one, else the other drafter's."""
+    def draft(self, sequence: list[int], k: int, temperature: float, generator: torch.Generator,
+              stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
+        """The lookup's proposal if it has one, else the other drafter's (which a ``stop`` rule may cut short)."""
         if self.lookup.propose(sequence, k):
             return self.lookup.draft(sequence, k)
-        return self.other.draft(sequence, k, temperature, generator)
+        return self.other.draft(sequence, k, temperature, generator, stop)
 
     def rollback(self, length: int, features: torch.Tensor | None) -> None:
         """The other drafter keeps its cache (and the target's features) up to date either way."""

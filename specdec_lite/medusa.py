@@ -36,6 +36,7 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
 from .draft import grow_chain
+from .dynamic import StopRule
 from .shortlist import TargetHead
 from .tree_draft import DraftedTree, grow_tree
 
@@ -112,22 +113,22 @@ class MedusaDrafter:
         """``(k, V)``: row ``i - 1`` holds head ``i``'s logits at the newest feature."""
         return self.output.full(self.heads(self.feature))
 
-    def draft(self, sequence: list[int], k: int, temperature: float,
-              generator: torch.Generator) -> tuple[list[int], torch.Tensor]:
+    def draft(self, sequence: list[int], k: int, temperature: float, generator: torch.Generator,
+              stop: StopRule | None = None) -> tuple[list[int], torch.Tensor]:
         """``d_i ~ q_i`` from head ``i``, for up to ``min(k, heads)`` tokens (none before the first features)."""
         k = 0 if self.feature is None else min(k, self.max_draft)
         logits = self.head_logits() if k else None
         return grow_chain(lambda drafted: logits[len(drafted)], k, temperature, generator, vocab=self.vocab_size,
-                          device=self.output.weight.device)
+                          device=self.output.weight.device, stop=stop)
 
     def draft_tree(self, sequence: list[int], depth: int, branching: int, *, budget: int | None, children: str,
-                   temperature: float, generator: torch.Generator) -> DraftedTree:
+                   temperature: float, generator: torch.Generator, stop: StopRule | None = None) -> DraftedTree:
         """A tree of up to ``min(depth, heads)`` levels; a depth-``l`` node's children come from head ``l + 1``."""
         depth = 0 if self.feature is None else min(depth, self.max_draft)
         logits = self.head_logits() if depth else None
         return grow_tree(lambda: logits[0], lambda tree, tokens, frontier, fed: logits[tree.depths[frontier]],
                          depth, branching, budget=budget, children=children, temperature=temperature,
-                         generator=generator, vocab=self.vocab_size, device=self.output.weight.device)
+                         generator=generator, vocab=self.vocab_size, device=self.output.weight.device, stop=stop)
 
     def keep_path(self, drafted: DraftedTree, prefix: int, path: list[int]) -> None:
         """Nothing to keep: the heads have no cache."""

@@ -24,6 +24,7 @@ from transformers import PreTrainedModel
 from .calls import cache_length, crop_cache, eval_mode, new_cache, score
 from .checks import check_eos, check_generation_args, check_pair, check_prompt
 from .drafters import Drafter, as_drafter
+from .dynamic import StopRule, check_stop
 from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
@@ -79,11 +80,15 @@ def speculative_generate(
     temperature: float = 0.0,
     seed: int | None = None,
     eos_token_id: int | None = None,
+    stop: StopRule | None = None,
 ) -> GenerationResult:
     """Generate ``max_new_tokens`` tokens from ``target``, ``gamma`` draft tokens at a time. Batch size 1.
 
     ``draft`` is any :class:`~specdec_lite.drafters.Drafter` (e.g. the model-free
     :class:`~specdec_lite.lookup.PromptLookup`) or a model sharing the target's vocabulary.
+
+    With a ``stop`` rule (dynamic speculation, :mod:`specdec_lite.dynamic`) ``gamma`` is the most a step
+    drafts: the chain ends after the first token the rule is unsure of.
 
     Lossless: the output has the target's distribution at ``temperature`` (its greedy output at 0).
     Near the end a step drafts fewer tokens, so that no step can overshoot ``max_new_tokens``.
@@ -91,6 +96,7 @@ def speculative_generate(
     drafter = as_drafter(draft)
     drafter.start(tree=False)
     max_new_tokens, temperature, gamma = check_generation_args(max_new_tokens, temperature, gamma)
+    stop = check_stop(stop)
     check_pair(drafter, target)
     prompt = check_prompt(input_ids, max_new_tokens, target, *drafter.models)
     eos_token_id = check_eos(eos_token_id, target)
@@ -101,8 +107,8 @@ def speculative_generate(
         while not done:
             step = record.start_step()
             remaining = max_new_tokens - (len(sequence) - len(prompt))
-            # 1. the drafter proposes x_1 .. x_k with q_1 .. q_k (a model-free one may propose fewer than asked)
-            drafts, q_logits = drafter.draft(sequence, min(gamma, remaining - 1), temperature, generator)
+            # 1. the drafter proposes x_1 .. x_k with q_1 .. q_k (fewer than asked: no match, or the stop rule)
+            drafts, q_logits = drafter.draft(sequence, min(gamma, remaining - 1), temperature, generator, stop)
             k = len(drafts)
             # 2. one target pass over the unseen tokens and x_1 .. x_k gives p_1 .. p_{k+1}
             past = cache_length(target_cache)

@@ -25,6 +25,9 @@ How the ``branching`` children of a node are chosen (``children=``):
 With a ``budget`` the tree is grown best-first (EAGLE-2, Sequoia): a node's score is its cumulative
 draft probability (the product of ``q`` along its path, plain softmax when greedy), and after each
 level only the ``budget`` best nodes so far survive; only survivors are expanded.
+
+With a ``stop`` rule (:mod:`specdec_lite.dynamic`) a node the draft was unsure of stays a leaf: its branch
+grows no further. Whether a node is expanded depends only on draws already made, so the tree stays lossless.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from .calls import cache_length, forward, masked_forward, model_device
+from .dynamic import StopRule, keep_drafting
 from .sampling import distribution, point_mass, record_distribution, sample
 from .tree import TokenTree, best_first
 
@@ -102,6 +106,7 @@ def draft_tree(
     children: str,
     temperature: float,
     generator: torch.Generator,
+    stop: StopRule | None = None,
 ) -> DraftedTree:
     """Grow a tree of up to ``depth`` levels after ``sequence``, one draft call per level (none if ``depth`` is 0)."""
     device, prefix = model_device(draft), len(sequence)
@@ -114,7 +119,8 @@ def draft_tree(
                               frontier_visibility(prefix, grown, frontier, fed), cache)
 
     return grow_tree(score_root, score_frontier, depth, branching, budget=budget, children=children,
-                     temperature=temperature, generator=generator, vocab=draft.config.vocab_size, device=device)
+                     temperature=temperature, generator=generator, vocab=draft.config.vocab_size, device=device,
+                     stop=stop)
 
 
 def grow_tree(
@@ -129,12 +135,14 @@ def grow_tree(
     generator: torch.Generator,
     vocab: int,
     device: torch.device | str = "cpu",
+    stop: StopRule | None = None,
 ) -> DraftedTree:
     """Grow a tree level by level from whatever scores it: any drafter's tree, a draft model's or a feature drafter's.
 
     ``score_root()`` gives the ``(V,)`` logits at the root (the level-1 call); ``score_frontier(tree, tokens,
     frontier, fed)`` the ``(len(frontier), V)`` logits at the ``frontier`` nodes of the tree grown so far,
     after the nodes ``fed`` to earlier calls (each level's frontier is fed once, in order: ``fed`` lists them).
+    A node that fails the ``stop`` rule is not expanded.
     """
     parents: list[int] = []
     tokens: list[int] = []
@@ -143,13 +151,14 @@ def grow_tree(
     rows: list[torch.Tensor] = []
     alive = torch.zeros(0, dtype=torch.long)
     fed: list[int] = []
+    leaves: set[int] = set()  # nodes the stop rule keeps from growing
     calls = 0
     for level in range(1, depth + 1):
         if level == 1:
             frontier, logits = [-1], score_root()[None]
         else:
             grown = TokenTree(torch.tensor(parents))
-            frontier = [i for i in alive.tolist() if int(grown.depths[i]) == level - 1]
+            frontier = [i for i in alive.tolist() if int(grown.depths[i]) == level - 1 and i not in leaves]
             if not frontier:  # the budget is spent on shallower nodes
                 break
             logits = score_frontier(grown, tokens, frontier, fed)
@@ -159,6 +168,8 @@ def grow_tree(
         for node, row in zip(frontier, logits):
             q_score = record_distribution(row, temperature)
             for rank, x in enumerate(_pick_children(row, branching, children, temperature, generator)):
+                if not keep_drafting(stop, q_score, x):
+                    leaves.add(len(parents))
                 parents.append(node)
                 tokens.append(x)
                 ranks.append(rank)

@@ -27,6 +27,7 @@ from transformers import PreTrainedModel
 from .calls import cache_length, check_attention, compact_cache, crop_cache, eval_mode, new_cache
 from .checks import check_eos, check_generation_args, check_int, check_pair, check_prompt, vocab_size
 from .drafters import TreeDrafter, as_drafter
+from .dynamic import StopRule, check_stop
 from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
@@ -140,6 +141,7 @@ def tree_speculative_generate(
     seed: int | None = None,
     eos_token_id: int | None = None,
     children: str = "topk",
+    stop: StopRule | None = None,
 ) -> GenerationResult:
     """Generate ``max_new_tokens`` tokens from ``target`` with a drafted tree per step. Batch size 1.
 
@@ -148,7 +150,8 @@ def tree_speculative_generate(
     ``depth``/``branching``: shape of the static tree (``b + ... + b^d`` nodes); with ``budget`` the
     tree is grown best-first to at most ``budget`` nodes (``children='topk'`` only). ``children``:
     ``'topk'`` (default; deterministic, what greedy decoding wants) or ``'sample'`` (i.i.d. from ``q``);
-    see :mod:`specdec_lite.tree_draft`. Lossless at any ``temperature``; a step never drafts deeper
+    see :mod:`specdec_lite.tree_draft`. A ``stop`` rule (:mod:`specdec_lite.dynamic`) ends each branch at the
+    first node the draft is unsure of. Lossless at any ``temperature``; a step never drafts deeper
     than the tokens still to come, so it cannot overshoot ``max_new_tokens``. Both models must use
     "eager" or "sdpa" attention; they run in eval mode. A step drafts at most :data:`MAX_TREE_NODES` nodes.
     """
@@ -157,6 +160,7 @@ def tree_speculative_generate(
     max_new_tokens, temperature, _ = check_generation_args(max_new_tokens, temperature)
     check_pair(drafter, target)
     depth, branching, budget = check_tree_args(depth, branching, budget, children, vocab_size(target))
+    stop = check_stop(stop)
     for model in (*drafter.models, target):
         check_attention(model)
     prompt = check_prompt(input_ids, max_new_tokens, *drafter.models, target)
@@ -170,7 +174,8 @@ def tree_speculative_generate(
             remaining = max_new_tokens - (prefix - len(prompt))
             # 1. the drafter grows a tree of up to depth levels
             drafted = drafter.draft_tree(sequence, min(depth, remaining - 1), branching, budget=budget,
-                                         children=children, temperature=temperature, generator=generator)
+                                         children=children, temperature=temperature, generator=generator,
+                                         stop=stop)
             # 2. one target call under the tree mask gives p at the root and at every node
             past = cache_length(target_cache)
             unseen = sequence[past:]
