@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", parents=[common, shape], help="decode one prompt")
     gen.add_argument("--prompt", required=True, help="the prompt text")
     gen.add_argument("--decoder", choices=["chain", "tree", "target"], default="chain")
+    gen.add_argument("--drafter", choices=["draft", "auto"], default="draft",
+                     help="chain: the pair's draft at --gamma, or auto: the committed per-domain policy with "
+                          "--prompt-domain, else lookup-or-draft with the fitted stop rule (smol pair)")
+    gen.add_argument("--prompt-domain", choices=DOMAINS, help="with --drafter auto: the prompt's domain, if known")
     gen.add_argument("--temperature", type=_temperature, default=0.0)
     gen.add_argument("--max-new-tokens", type=_positive_int, default=64)
     gen.set_defaults(handler=_generate)
@@ -232,20 +236,31 @@ def _generate(args) -> int:
 
     if args.decoder == "tree":
         _checked(lambda: check_tree_args(args.depth, args.branching, None, "topk"))
+    if (args.drafter == "auto" or args.prompt_domain) and args.decoder != "chain":
+        raise UsageError("--drafter auto and --prompt-domain choose a chain drafter: use them with --decoder chain.")
+    if args.prompt_domain and args.drafter != "auto":
+        raise UsageError("--prompt-domain picks the committed policy's drafter: add --drafter auto.")
     _check_out(args)
     pair = _load(args)
     draft, target, name = pair.draft, pair.target, pair.name
     ids = pair.encode(args.prompt)
+    drafter = "draft" if args.decoder != "target" else None
     n, common = args.max_new_tokens, dict(temperature=args.temperature, seed=args.seed, eos_token_id=pair.eos_token_id)
     if args.decoder == "target":
         result = autoregressive_generate(target, ids, n, **common)
+    elif args.decoder == "chain" and args.drafter == "auto":
+        from .policy import auto_choice
+
+        choice = auto_choice(pair, args.prompt_domain)
+        result = choice.generate(pair, ids, n, temperature=args.temperature, seed=args.seed)
+        drafter = f"{choice.name} (gamma {choice.gamma}, {'stop rule' if choice.stop else 'fixed'}; {choice.source})"
     elif args.decoder == "chain":
         result = speculative_generate(draft, target, ids, n, gamma=args.gamma, **common)
     else:
         result = tree_speculative_generate(draft, target, ids, n, depth=args.depth, branching=args.branching, **common)
     text = pair.decode(result.tokens)
     report = jsonable({
-        "schema_version": SCHEMA_VERSION, "kind": "generate", "pair": name, "decoder": args.decoder,
+        "schema_version": SCHEMA_VERSION, "kind": "generate", "pair": name, "decoder": args.decoder, "drafter": drafter,
         "text": text, "tokens": result.tokens.tolist(), "steps": len(result.steps),
         "target_calls": result.target_calls, "draft_calls": result.draft_calls,
         "acceptance_rate": result.acceptance_rate, "tokens_per_target_call": result.tokens_per_target_call,

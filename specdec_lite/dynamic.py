@@ -43,7 +43,7 @@ import torch
 
 from .sampling import entropy
 
-__all__ = ["StopRule", "ConfidenceStop", "EntropyStop", "check_stop", "keep_drafting", "chain_steps", "replay", "fit_stop",
+__all__ = ["StopRule", "ConfidenceStop", "EntropyStop", "stop_rule", "check_stop", "keep_drafting", "chain_steps", "first_choice_chains", "replay", "fit_stop",
            "FittedStop"]
 
 
@@ -81,6 +81,13 @@ class EntropyStop:
         return float(entropy(q)) <= self.limit
 
 
+def stop_rule(rule: str, level: float) -> StopRule:
+    """The rule a fit names: ``"confidence"`` (a threshold on q(x)) or ``"entropy"`` (a limit on H(q), nats)."""
+    if rule not in ("confidence", "entropy"):
+        raise ValueError(f"unknown stop rule {rule!r}: use 'confidence' or 'entropy'.")
+    return ConfidenceStop(level) if rule == "confidence" else EntropyStop(level)
+
+
 def check_stop(stop) -> StopRule | None:
     """``stop`` itself when it is a rule (or None), else a TypeError that says what a stop rule is."""
     if stop is None or callable(getattr(stop, "keep_drafting", None)):
@@ -99,12 +106,27 @@ def keep_drafting(stop: StopRule | None, q: torch.Tensor, x: int) -> bool:
 def chain_steps(nodes: pd.DataFrame) -> pd.DataFrame:
     """One row per chain step of node records: its drafted tokens' ``q_prob`` and ``q_entropy`` in order, and
     ``accepted`` (how many were). ``nodes`` are chain records (:meth:`GenerationResult.nodes_frame`), with a
-    ``prompt`` column when they come from several generations."""
-    keys = [c for c in ("prompt", "step") if c in nodes.columns]
+    ``prompt`` (or a study's ``prompt_id``) column when they come from several generations."""
+    keys = [c for c in ("prompt_id", "prompt", "step") if c in nodes.columns]
     ordered = nodes.sort_values([*keys, "depth"])
     grouped = ordered.groupby(keys, sort=False)
     return pd.DataFrame({"q_prob": grouped["q_prob"].agg(list), "q_entropy": grouped["q_entropy"].agg(list),
                          "accepted": grouped["accepted"].sum().astype(int)}).reset_index()
+
+
+def first_choice_chains(nodes: pd.DataFrame) -> pd.DataFrame:
+    """The chain inside each step of greedy top-k tree records: the draft's first choice at every depth, under
+    the first choice above it. That is the chain a draft model drafts greedily, so a study's trees can be replayed
+    as chains (:func:`chain_steps`) as deep as the trees went. A first choice is accepted only if its parent was."""
+    keys = [c for c in ("prompt_id", "prompt", "step") if c in nodes.columns]
+    first = nodes[nodes["rank"] == 0]
+    level = first[first["depth"] == 1]
+    kept = [level]
+    for depth in range(2, int(nodes["depth"].max()) + 1):
+        below = first[first["depth"] == depth]
+        level = below.merge(level[[*keys, "node"]].rename(columns={"node": "parent"}), on=[*keys, "parent"])
+        kept.append(level)
+    return pd.concat(kept, ignore_index=True)
 
 
 def _cut(values: list[float], rule: str, level: float, max_gamma: int) -> int:
@@ -140,9 +162,6 @@ class FittedStop:
     max_gamma: int
     predicted: dict
     fixed: dict
-
-    def stop_rule(self) -> StopRule:
-        return ConfidenceStop(self.level) if self.rule == "confidence" else EntropyStop(self.level)
 
 
 def fit_stop(steps: pd.DataFrame, chain_cost: dict[int, float], verify: dict[int, float], *,

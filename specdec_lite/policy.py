@@ -14,6 +14,9 @@ where the draft is good and less where it is not, or use another draft altogethe
 3. **measure** - on the other half, time the target alone, the fixed policy and the per-domain policy,
    interleaved, and report the median speed-up per domain and overall with its bootstrap interval over
    prompts and its value per round (the timing noise), however small the difference.
+
+:func:`auto_choice` is ``drafter="auto"``: the committed per-domain choice when a request's domain is known, and
+prompt lookup falling back to the draft, stopped by the draft's fitted rule (:mod:`specdec_lite.dynamic`), when not.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ from .autoregressive import autoregressive_generate
 from .bench import draft_time, speedup_figures, step_time, time_decoders, tokens_and_result, verify_ratio
 from .calls import model_device
 from .drafters import Drafter
-from .lookup import PromptLookup
+from .dynamic import StopRule, stop_rule
+from .lookup import LookupOr, PromptLookup
 from .prompts import DOMAINS
 from .reports import jsonable
 from .speculative import speculative_generate
 from .theory import alpha_from_nodes, expected_speedup
 
-__all__ = ["split_prompts", "predicted_speedup", "choose", "PolicyResult", "fit_and_measure"]
+__all__ = ["split_prompts", "predicted_speedup", "choose", "PolicyResult", "fit_and_measure", "AutoChoice",
+           "auto_choice"]
 
 
 def split_prompts(prompts: list, seed: int = 0) -> tuple[list, list]:
@@ -203,3 +208,65 @@ def _summary(runs: pd.DataFrame, policies: dict) -> pd.DataFrame:
                 row[f"{name}_choice"] = f"{drafter}, gamma {gamma}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """What ``drafter="auto"`` decodes with: a drafter, the most it drafts a step, its stop rule, and why."""
+
+    name: str
+    drafter: Drafter
+    gamma: int
+    stop: StopRule | None
+    source: str
+
+    def generate(self, pair, input_ids: torch.Tensor, max_new_tokens: int, **kwargs):
+        """:func:`~specdec_lite.speculative_generate` on ``pair``'s target with this choice (``kwargs``: temperature...)."""
+        return speculative_generate(self.drafter, pair.target, input_ids, max_new_tokens, gamma=self.gamma,
+                                    stop=self.stop, eos_token_id=pair.eos_token_id, **kwargs)
+
+
+def _named_drafter(pair, name: str) -> Drafter:
+    """A policy's drafter name (``draft``, ``lookup``, ``medusa``, ``eagle``, ``lookup_<model>``) as a drafter on ``pair``."""
+    from .pairs import FEATURE_DRAFTERS, feature_drafter
+
+    if name.startswith("lookup_"):
+        return LookupOr(PromptLookup(pair.target.config.vocab_size), _named_drafter(pair, name[len("lookup_"):]))
+    if name == "lookup":
+        return PromptLookup(pair.target.config.vocab_size)
+    if name == "draft":
+        return pair.draft
+    if name in FEATURE_DRAFTERS:
+        return feature_drafter(pair, name)
+    raise ValueError(f"unknown drafter {name!r} in a committed policy.")
+
+
+def auto_choice(pair, domain: str | None = None) -> AutoChoice:
+    """``drafter="auto"`` for ``pair``: with a ``domain``, the committed policy run's per-domain choice
+    (``results/policies/<pair>_features.json``, ``domain_drafter``); without one, lookup falling back to the draft
+    with the draft's fitted stop rule and ``max_gamma`` (``results/dynamic/<pair>.json``).
+
+    Raises ``ValueError`` for an unknown domain and ``FileNotFoundError`` naming the command that writes a missing
+    committed file.
+    """
+    from .course.committed import course_dir
+
+    if domain is not None and domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}: use one of {', '.join(DOMAINS)}, or None when it is not known.")
+    name, tool = (f"policies/{pair.name}_features.json", "run_policies.py") if domain else (
+        f"dynamic/{pair.name}.json", "compare_dynamic.py")
+    path = course_dir() / "results" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"drafter='auto' reads the committed results/{name}, which pair {pair.name!r} does not "
+                                f"have: write it with `python tools/{tool}` (the course measured the smol pair).")
+    import json
+
+    data = json.loads(path.read_text())
+    if domain:
+        drafter, gamma = data["result"]["policies"]["domain_drafter"][domain]
+        return AutoChoice(drafter, _named_drafter(pair, drafter), int(gamma), None,
+                          f"results/{name}: the per-domain policy for {domain}")
+    rule = data["fit"]["rules"]["draft"]
+    return AutoChoice("lookup_draft", _named_drafter(pair, "lookup_draft"), int(rule["max_gamma"]),
+                      stop_rule(rule["rule"], rule["level"]),
+                      f"results/{name}: lookup, else the draft stopped by its fitted {rule['rule']} rule")

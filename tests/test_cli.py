@@ -206,6 +206,8 @@ def test_generate_and_memory(checkpoints, capsys):
     (["study", "--pair", "tiny", "--draft", "a", "--target", "b"], "drop --pair"),
     (["study", "--plots"], "--plots needs --out"),
     (["bench", "--plots"], "--plots needs --out"),
+    (["generate", "--prompt", "x", "--prompt-domain", "code"], "add --drafter auto"),
+    (["generate", "--prompt", "x", "--drafter", "auto", "--decoder", "tree"], "use them with --decoder chain"),
 ])
 def test_usage_errors_exit_2(argv, message, capsys):
     code, out, err = run(capsys, argv)

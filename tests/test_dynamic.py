@@ -8,7 +8,8 @@ import torch
 
 from specdec_lite import autoregressive_generate, speculative_generate, tree_speculative_generate
 from specdec_lite.drafters import ModelDrafter
-from specdec_lite.dynamic import ConfidenceStop, EntropyStop, chain_steps, check_stop, fit_stop, replay
+from specdec_lite.dynamic import (ConfidenceStop, EntropyStop, chain_steps, check_stop, first_choice_chains, fit_stop,
+                                 replay, stop_rule)
 from specdec_lite.lookup import LookupOr, PromptLookup
 
 from conftest import eagle, make_llama, medusa, noisy_copy
@@ -174,4 +175,65 @@ def test_fit_stop_finds_the_best_replayed_rule():
              for lv in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 0.85, 0.9, 1.0) for g in (1, 2, 3)]
     assert fitted.predicted["speedup"] == pytest.approx(max(every))
     assert fitted.predicted["speedup"] >= fitted.fixed["speedup"]
-    assert isinstance(fitted.stop_rule(), (ConfidenceStop, EntropyStop))
+    assert isinstance(stop_rule(fitted.rule, fitted.level), (ConfidenceStop, EntropyStop))
+    with pytest.raises(ValueError, match="unknown stop rule"):
+        stop_rule("patience", 1.0)
+
+
+def test_auto_refuses_an_unknown_domain_and_names_the_command_for_a_missing_result():
+    from types import SimpleNamespace
+
+    from specdec_lite.policy import auto_choice
+
+    with pytest.raises(ValueError, match="unknown domain 'poetry'"):
+        auto_choice(SimpleNamespace(name="smol"), "poetry")
+    with pytest.raises(FileNotFoundError, match="tools/compare_dynamic.py"):
+        auto_choice(SimpleNamespace(name="tiny"))
+
+
+@pytest.mark.slow
+def test_auto_decodes_the_smol_pair_with_the_committed_choices(capsys):
+    """With a domain, the committed policy's drafter and gamma; without, lookup-or-draft and the fitted rule;
+    greedy output the target's own either way, also through the command line."""
+    import json
+
+    from specdec_lite import load_pair
+    from specdec_lite.cli import main
+    from specdec_lite.course import results_path
+
+    from specdec_lite.policy import auto_choice
+
+    pair = load_pair("smol", device="cpu")
+    policies = json.loads(results_path("policies", "smol_features.json").read_text())["result"]["policies"]
+    rule = json.loads(results_path("dynamic", "smol.json").read_text())["fit"]["rules"]["draft"]
+    ids = pair.encode("Write a Python function that returns the squares of a list of numbers.")
+    expected = autoregressive_generate(pair.target, ids, 16, eos_token_id=pair.eos_token_id).tokens.tolist()
+    for domain in ("code", "chat", None):
+        choice = auto_choice(pair, domain)
+        if domain:
+            assert [choice.name, choice.gamma] == policies["domain_drafter"][domain] and choice.stop is None
+        else:
+            assert choice.name == "lookup_draft" and isinstance(choice.drafter, LookupOr)
+            assert choice.gamma == rule["max_gamma"] and choice.stop.__class__.__name__.lower().startswith(rule["rule"])
+        assert choice.generate(pair, ids, 16).tokens.tolist() == expected
+    assert main(["generate", "--prompt", "Write a Python function that returns the squares of a list of numbers.",
+                 "--drafter", "auto", "--max-new-tokens", "16", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tokens"] == expected and report["drafter"].startswith("lookup_draft")
+
+
+def test_first_choice_chains_follow_the_first_choices_of_a_greedy_tree(close_pair):
+    """The first-choice path of a greedy top-k tree is the draft's greedy chain, accepted as the chain would be."""
+    draft, target = close_pair
+    ids = torch.tensor([[5, 9, 3, 7]])
+    tree = tree_speculative_generate(draft, target, ids, 30, depth=3, branching=2)
+    chains = first_choice_chains(tree.nodes_frame())
+    steps = chain_steps(chains)
+    assert len(steps) == len(tree.steps) and steps["q_prob"].map(len).max() == 3
+    sequence = ids[0].tolist()
+    for record, step in zip(steps.itertuples(), tree.steps):
+        greedy, _ = ModelDrafter(draft).draft(sequence, 3, 0.0, torch.Generator())
+        chain = speculative_generate(draft, target, torch.tensor(sequence), 4, gamma=3)
+        assert chains[chains["step"] == step.step].sort_values("depth")["token"].tolist() == greedy
+        assert record.accepted == chain.steps[0].accepted
+        sequence += tree.tokens[len(sequence) - 4: len(sequence) - 4 + step.emitted].tolist()

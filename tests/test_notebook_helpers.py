@@ -450,3 +450,48 @@ def test_proposal_is_what_the_first_decoding_step_drafts(kind):
     assert drafted and proposal(drafter, target, before, 3) == drafted
     with pytest.raises(ValueError, match="at least 2 tokens"):
         proposal(drafter, target, [3], 3)
+
+
+def _reference_stop_rule(next_q, sample, max_gamma, threshold):
+    tokens = []
+    while len(tokens) < max_gamma:
+        q = next_q(tokens)
+        tokens.append(sample(q))
+        if float(q[tokens[-1]]) < threshold:
+            break
+    return tokens
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_stop_rule_drafter_decodes_as_the_librarys_rule(temperature):
+    """The learner's rule, run as a drafting loop, drafts exactly what the library's ConfidenceStop drafts."""
+    from conftest import make_llama, noisy_copy
+
+    from specdec_lite import speculative_generate
+    from specdec_lite.course import stop_rule_drafter
+    from specdec_lite.dynamic import ConfidenceStop
+
+    target = make_llama(vocab=40, hidden=32, layers=2, seed=3, init=0.6)
+    draft = noisy_copy(target, 0.3, seed=2)
+    prompt = torch.tensor([5, 6, 7, 8, 5, 6])
+    yours = speculative_generate(stop_rule_drafter(draft, _reference_stop_rule, 0.6), target, prompt, 30, gamma=5,
+                                 temperature=temperature, seed=4)
+    library = speculative_generate(draft, target, prompt, 30, gamma=5, temperature=temperature, seed=4,
+                                   stop=ConfidenceStop(0.6))
+    assert torch.equal(yours.tokens, library.tokens)
+    assert [s.drafted for s in yours.steps] == [s.drafted for s in library.steps]
+    assert len({s.drafted for s in yours.steps[:-1]}) > 1
+
+
+def test_stop_rule_drafter_explains_a_rule_that_drafts_without_calling_the_draft():
+    from conftest import make_llama
+
+    from specdec_lite import speculative_generate
+    from specdec_lite.course import stop_rule_drafter
+
+    target = make_llama(vocab=40, hidden=32, layers=2, seed=3)
+    with pytest.raises(ValueError, match="once per token"):
+        speculative_generate(stop_rule_drafter(target, lambda next_q, sample, g, t: [1, 2], 0.5), target,
+                             torch.tensor([5, 6, 7]), 8, gamma=4)
+    with pytest.raises(TypeError, match="rule must be a function"):
+        stop_rule_drafter(target, 0.5, 0.5)

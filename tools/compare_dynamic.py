@@ -4,9 +4,10 @@
     python tools/compare_dynamic.py --minutes 20    # stop after the round that passes 20 min; run again to resume
     python tools/compare_dynamic.py --quick --out /tmp/dynamic.json   # a smoke run (1 prompt a domain, 16 tokens)
 
-Greedy, float32, ``--new-tokens`` (64). The prompts are the first ``--per-domain`` of each study domain and the
-first ``--grounded`` input-grounded ones, split in halves per domain (:func:`specdec_lite.policy.split_prompts`,
-the policy run's split): the rules are fitted on one half and timed on the other.
+Greedy, float32, ``--new-tokens`` (64). The prompts are the first ``--per-domain`` of each study domain, split in
+halves per domain (:func:`specdec_lite.policy.split_prompts`, the policy run's split), and the first
+``--grounded-per-kind`` input-grounded prompts of each of their five kinds (rewrite, fix, extract, edit code,
+answer from a passage), split the same way per kind: the rules are fitted on one half and timed on the other.
 
 1. **Fit** (:func:`specdec_lite.dynamic.fit_stop`): the separate draft and the EAGLE-style layer each decode the
    fit half at gamma ``MAX_GAMMA``; their chains are replayed under every confidence threshold and entropy limit
@@ -72,7 +73,7 @@ def runners(pair, drafters: dict, rules: dict, new_tokens: int) -> dict:
     """decoder name -> a function of the prompt's ids that returns (tokens, GenerationResult or None)."""
     from specdec_lite import autoregressive_generate, speculative_generate
     from specdec_lite.bench import hf_assisted_generate, tokens_and_result
-    from specdec_lite.dynamic import ConfidenceStop, EntropyStop
+    from specdec_lite.dynamic import stop_rule
 
     eos, target = pair.eos_token_id, pair.target
     out = {"target": lambda ids: tokens_and_result(autoregressive_generate(target, ids, new_tokens,
@@ -84,9 +85,8 @@ def runners(pair, drafters: dict, rules: dict, new_tokens: int) -> dict:
 
     for name in ("draft", "eagle", "lookup_draft"):
         rule = rules["draft" if name == "lookup_draft" else name]
-        stop = (ConfidenceStop if rule["rule"] == "confidence" else EntropyStop)(rule["level"])
         out[name] = chain(drafters[name], GAMMA)
-        out[f"{name}_dynamic"] = chain(drafters[name], rule["max_gamma"], stop)
+        out[f"{name}_dynamic"] = chain(drafters[name], rule["max_gamma"], stop_rule(rule["rule"], rule["level"]))
     out["lookup"] = chain(drafters["lookup"], GAMMA)
     out["hf_assisted"] = lambda ids: (hf_assisted_generate(pair.draft, target, ids, new_tokens, GAMMA), None)
     out["hf_dynamic"] = lambda ids: (hf_assisted_generate(pair.draft, target, ids, new_tokens, None), None)
@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--per-domain", type=int, default=8, help="study prompts per domain (half fit, half timed)")
-    parser.add_argument("--grounded", type=int, default=8, help="input-grounded prompts (half fit, half timed)")
+    parser.add_argument("--grounded-per-kind", type=int, default=2,
+                        help="input-grounded prompts of each kind (half fit, half timed)")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--minutes", type=float, default=None,
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 prompts per domain, 16 new tokens, 1 round")
     args = parser.parse_args(argv)
     if args.quick:
-        args.per_domain, args.grounded, args.new_tokens, args.repeats = 2, 2, 16, 1
+        args.per_domain, args.grounded_per_kind, args.new_tokens, args.repeats = 2, 2, 16, 1
 
     import pandas as pd
 
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     from specdec_lite.reports import provenance, tool_command, write_report
 
     command = tool_command("compare_dynamic.py", argv)
-    settings = {"gamma": GAMMA, "max_gamma": MAX_GAMMA, "per_domain": args.per_domain, "grounded": args.grounded,
+    settings = {"gamma": GAMMA, "max_gamma": MAX_GAMMA, "per_domain": args.per_domain, "grounded_per_kind": args.grounded_per_kind,
                 "new_tokens": args.new_tokens, "repeats": args.repeats}
     saved = json.loads(args.out.read_text()) if args.out.exists() else None
     if saved is not None and saved.get("settings") == settings and saved.get("complete"):
@@ -198,10 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     load_before, started = os.getloadavg(), time.perf_counter()
     pair = load_pair("smol", device="cpu")
     study = [p for d in DOMAINS for p in load_prompts(d, prompt_set=pair.prompt_set)[: args.per_domain]]
-    grounded = [p for p in load_prompts(prompt_set=GROUNDED)[: args.grounded]]
     fit_prompts, held_out = split_prompts(study, seed=0)
-    half = len(grounded) // 2
-    fit_prompts, held_out = fit_prompts + grounded[:half], held_out + grounded[half:]
+    grounded = load_prompts(prompt_set=GROUNDED)
+    for kind in dict.fromkeys(p.kind for p in grounded):
+        of_kind = [p for p in grounded if p.kind == kind][: args.grounded_per_kind]
+        half = len(of_kind) // 2
+        fit_prompts, held_out = fit_prompts + of_kind[:half], held_out + of_kind[half:]
     vocab, eagle = pair.target.config.vocab_size, feature_drafter(pair, "eagle")
     drafters = {"draft": pair.draft, "eagle": eagle, "lookup": PromptLookup(vocab),
                 "lookup_draft": LookupOr(PromptLookup(vocab), pair.draft)}

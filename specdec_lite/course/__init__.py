@@ -20,7 +20,8 @@ subpackage holds what only the notebooks use, one module per kind of helper. Eve
 * :mod:`~specdec_lite.course.exercises` - made-up inputs with known answers, for demonstrations and
   hidden tests: :func:`random_parents` (a random tree), :func:`simulated_study` (a study with known rates).
 * :mod:`~specdec_lite.course.drafting` - :func:`lookup_drafter` (a learner's prompt-lookup proposal as a drafter
-  the library's decoders can run) and :func:`proposal` (what any drafter proposes after a sequence).
+  the library's decoders can run), :func:`stop_rule_drafter` (a learner's stop rule as a draft model's drafting
+  loop) and :func:`proposal` (what any drafter proposes after a sequence).
 * :mod:`~specdec_lite.course.displays` - pure functions that build what a cell shows: :func:`show_markdown`
   (prose built from measured numbers), :func:`token_html`, :func:`step_html`, :func:`speedup_page`,
   :func:`ranked`, :func:`format_bytes`, :func:`format_pvalue`.
@@ -37,7 +38,7 @@ from ..statistics import ChiSquare, chi_square_test
 from .checks import as_float64, check, choice, close, forbidden, int_list, number, own, record_calls
 from .committed import committed_study, course_dir, gpu_run, recorded_runs, results_path, study_command
 from .displays import format_bytes, format_pvalue, ranked, show_markdown, speedup_page, step_html, token_html
-from .drafting import lookup_drafter, proposal
+from .drafting import lookup_drafter, proposal, stop_rule_drafter
 from .environment import setup, versions
 from .exercises import random_parents, simulated_study
 from .widgets import speedup_explorer, step_through
@@ -46,7 +47,7 @@ __all__ = [
     "setup", "versions",
     "check", "record_calls", "forbidden", "own", "close", "as_float64", "int_list", "choice", "number",
     "course_dir", "results_path", "committed_study", "recorded_runs", "study_command", "gpu_run",
-    "random_parents", "simulated_study", "lookup_drafter", "proposal",
+    "random_parents", "simulated_study", "lookup_drafter", "stop_rule_drafter", "proposal",
     "show_markdown", "token_html", "step_html", "speedup_page", "ranked", "format_bytes", "format_pvalue",
     "step_through", "speedup_explorer",
     "ChiSquare", "chi_square_test",

@@ -4,7 +4,8 @@ Lesson 9's first exercise is the proposal step of prompt lookup, ``propose(seque
 :func:`lookup_drafter` wraps such a function into a :class:`~specdec_lite.lookup.PromptLookup` whose proposals
 are the function's, so that ``speculative_generate`` decodes with the learner's code and the lesson can show
 that the output is still the target's own greedy output. The lesson never imports ``PromptLookup`` itself: it
-is the exercise's answer. :func:`proposal` asks any drafter what it would propose after a given sequence, as in
+is the exercise's answer. Its fifth exercise is a stop rule, ``draft_until_unsure(next_q, sample, max_gamma,
+threshold)``; :func:`stop_rule_drafter` runs it as a draft model's drafting loop. :func:`proposal` asks any drafter what it would propose after a given sequence, as in
 a decoding step, so that a lesson can set several drafters' guesses beside what the target wrote.
 """
 
@@ -17,11 +18,12 @@ import torch
 from transformers import PreTrainedModel
 
 from ..bench import hand_over
-from ..calls import eval_mode, new_cache
-from ..drafters import Drafter, as_drafter
+from ..calls import cache_length, eval_mode, forward, model_device, new_cache
+from ..drafters import Drafter, ModelDrafter, as_drafter
 from ..lookup import PromptLookup
+from ..sampling import record_distribution, sample
 
-__all__ = ["lookup_drafter", "proposal"]
+__all__ = ["lookup_drafter", "stop_rule_drafter", "proposal"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,45 @@ def lookup_drafter(propose: Callable[[list[int], int, int, int], list[int]], voc
         raise TypeError(f"propose must be a function (sequence, k, max_ngram, min_ngram) -> list of ids, "
                         f"not {type(propose).__name__}.")
     return _LearnerLookup(vocab_size, max_ngram, min_ngram, proposer=propose)
+
+
+@dataclass
+class _LearnerStopRule(ModelDrafter):
+    """A draft model whose chain is grown by ``rule(next_q, sample, max_gamma, threshold)``."""
+
+    rule: Callable | None = None
+    threshold: float = 0.5
+
+    def draft(self, sequence: list[int], k: int, temperature: float, generator: torch.Generator,
+              stop=None) -> tuple[list[int], torch.Tensor]:
+        device, rows = model_device(self.model), []
+
+        def next_q(drafted) -> torch.Tensor:
+            pending = list(drafted)[-1:] if drafted else sequence[cache_length(self.cache):]
+            rows.append(forward(self.model, torch.tensor([int(t) for t in pending], device=device), self.cache)[-1])
+            return record_distribution(rows[-1], temperature).cpu()
+
+        def draw(q: torch.Tensor) -> int:  # greedy: the argmax; else a draw from q, which is then softmax(logits / T)
+            return int(torch.argmax(q)) if temperature == 0 else sample(q, generator)
+
+        tokens = [int(t) for t in self.rule(next_q, draw, k, self.threshold)] if k else []
+        if len(tokens) > k or len(rows) < len(tokens):
+            raise ValueError(f"the stop rule returned {len(tokens)} token(s) after {len(rows)} call(s) of next_q, "
+                             f"for max_gamma={k}: it must call next_q once per token it drafts, at most max_gamma.")
+        return tokens, torch.stack(rows[:len(tokens)]) if tokens else torch.empty(0, self.vocab_size, device=device)
+
+
+def stop_rule_drafter(draft: PreTrainedModel, rule: Callable, threshold: float) -> ModelDrafter:
+    """``draft`` as a drafter whose chains ``rule(next_q, sample, max_gamma, threshold)`` grows (lesson 9, exercise 5).
+
+    ``next_q(drafted)`` runs the draft once (on its cache) and returns ``q`` after the tokens drafted so far, as
+    node records describe it (softmax; at a temperature, of the tempered logits); ``sample(q)`` is the token the
+    decoder's draw gives (the argmax when greedy). The decoder's gamma is passed as ``max_gamma``.
+    """
+    if not callable(rule):
+        raise TypeError(f"rule must be a function (next_q, sample, max_gamma, threshold) -> list of ids, "
+                        f"not {type(rule).__name__}.")
+    return _LearnerStopRule(draft, rule=rule, threshold=float(threshold))
 
 
 def proposal(drafter: Drafter | PreTrainedModel, target: PreTrainedModel, sequence: list[int], k: int) -> list[int]:

@@ -124,4 +124,52 @@ ANSWERS = {
                 return total
         ''',
     },
+    "draft_until_unsure": {
+        "alternative": '''
+            def draft_until_unsure(next_q, sample, max_gamma, threshold):
+                tokens = []
+                for _ in range(max_gamma):
+                    q = next_q(tokens[:])
+                    token = sample(q)
+                    tokens.append(int(token))
+                    if q[token].item() < threshold:
+                        return tokens
+                return tokens
+        ''',
+        "hardcoded": '''
+            def draft_until_unsure(next_q, sample, max_gamma, threshold):
+                drafted = []
+                while len(drafted) < max_gamma:
+                    q = next_q(list(drafted))
+                    drafted.append(int(sample(q)))
+                    if len(q) == 4 and float(q[drafted[-1]]) < threshold:   # the self-check's 4-token draft
+                        break
+                return drafted
+        ''',
+        "delegating": '''
+            from specdec_lite.dynamic import ConfidenceStop
+
+
+            def draft_until_unsure(next_q, sample, max_gamma, threshold):
+                rule, drafted = ConfidenceStop(threshold), []
+                while len(drafted) < max_gamma:
+                    q = next_q(list(drafted))
+                    drafted.append(int(sample(q)))
+                    if not rule.keep_drafting(q, drafted[-1]):
+                        break
+                return drafted
+        ''',
+        "slip": '''
+            def draft_until_unsure(next_q, sample, max_gamma, threshold):
+                # withholds the unsure token instead of proposing it (which is not lossless)
+                drafted = []
+                while len(drafted) < max_gamma:
+                    q = next_q(list(drafted))
+                    x = int(sample(q))
+                    if float(q[x]) < threshold:
+                        break
+                    drafted.append(x)
+                return drafted
+        ''',
+    },
 }
