@@ -119,6 +119,8 @@ def first_choice_chains(nodes: pd.DataFrame) -> pd.DataFrame:
     the first choice above it. That is the chain a draft model drafts greedily, so a study's trees can be replayed
     as chains (:func:`chain_steps`) as deep as the trees went. A first choice is accepted only if its parent was."""
     keys = [c for c in ("prompt_id", "prompt", "step") if c in nodes.columns]
+    if "node" not in nodes.columns:  # a generation's records: a node's index within its step is its order there
+        nodes = nodes.assign(node=nodes.groupby(keys).cumcount())
     first = nodes[nodes["rank"] == 0]
     level = first[first["depth"] == 1]
     kept = [level]

@@ -224,16 +224,20 @@ def test_auto_decodes_the_smol_pair_with_the_committed_choices(capsys):
 
 def test_first_choice_chains_follow_the_first_choices_of_a_greedy_tree(close_pair):
     """The first-choice path of a greedy top-k tree is the draft's greedy chain, accepted as the chain would be."""
-    draft, target = close_pair
+    _, target = close_pair
+    draft = noisy_copy(target, 0.05, seed=3)   # close enough that first choices are often accepted
     ids = torch.tensor([[5, 9, 3, 7]])
     tree = tree_speculative_generate(draft, target, ids, 30, depth=3, branching=2)
     chains = first_choice_chains(tree.nodes_frame())
     steps = chain_steps(chains)
-    assert len(steps) == len(tree.steps) and steps["q_prob"].map(len).max() == 3
+    drafted = [s for s in tree.steps if s.drafted]   # the last step may have no room to draft
+    assert len(steps) == len(drafted) and steps["q_prob"].map(len).max() == 3
+    assert steps["accepted"].max() >= 2, "the check needs chains the target accepts in part"
     sequence = ids[0].tolist()
-    for record, step in zip(steps.itertuples(), tree.steps):
-        greedy, _ = ModelDrafter(draft).draft(sequence, 3, 0.0, torch.Generator())
-        chain = speculative_generate(draft, target, torch.tensor(sequence), 4, gamma=3)
-        assert chains[chains["step"] == step.step].sort_values("depth")["token"].tolist() == greedy
+    for record, step in zip(steps.itertuples(), drafted):
+        tokens = chains[chains["step"] == step.step].sort_values("depth")["token"].tolist()
+        greedy, _ = ModelDrafter(draft).draft(sequence, len(tokens), 0.0, torch.Generator())
+        chain = speculative_generate(draft, target, torch.tensor(sequence), len(tokens) + 1, gamma=len(tokens))
+        assert tokens == greedy
         assert record.accepted == chain.steps[0].accepted
         sequence += tree.tokens[len(sequence) - 4: len(sequence) - 4 + step.emitted].tolist()
