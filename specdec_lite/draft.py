@@ -14,7 +14,7 @@ from .calls import cache_length, forward, model_device
 from .dynamic import StopRule, keep_drafting
 from .sampling import distribution, record_distribution, sample
 
-__all__ = ["draft_chain", "grow_chain"]
+__all__ = ["draft_chain", "next_draft_logits", "grow_chain"]
 
 
 def draft_chain(
@@ -32,13 +32,19 @@ def draft_chain(
     prompt at the first step); each later call feeds the token just drafted.
     (:class:`~specdec_lite.drafters.ModelDrafter` drafts with it, keeping ``cache`` for the whole generation.)
     """
-    device = model_device(draft)
+    return grow_chain(lambda drafted: next_draft_logits(draft, cache, sequence, drafted), k, temperature, generator,
+                      vocab=draft.config.vocab_size, device=model_device(draft), stop=stop)
 
-    def next_logits(drafted: list[int]) -> torch.Tensor:
-        pending = drafted[-1:] if drafted else sequence[cache_length(cache):]
-        return forward(draft, torch.tensor(pending, device=device), cache)[-1]
 
-    return grow_chain(next_logits, k, temperature, generator, vocab=draft.config.vocab_size, device=device, stop=stop)
+def next_draft_logits(draft: PreTrainedModel, cache: DynamicCache, sequence: list[int],
+                      drafted: list[int]) -> torch.Tensor:
+    """One cached draft call: the ``(V,)`` logits after ``sequence`` and the tokens ``drafted`` so far this step.
+
+    The first call of a step feeds every token of ``sequence`` the cache has not seen; each later one feeds the
+    newest drafted token.
+    """
+    pending = [int(t) for t in drafted[-1:]] if drafted else sequence[cache_length(cache):]
+    return forward(draft, torch.tensor(pending, device=model_device(draft)), cache)[-1]
 
 
 def grow_chain(next_logits: Callable[[list[int]], torch.Tensor], k: int, temperature: float,

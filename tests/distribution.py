@@ -13,6 +13,19 @@ import torch
 
 from specdec_lite.statistics import chi_square_test
 
+VOCAB = 6            # small enough to enumerate every 3-token continuation
+PROMPT = [1, 4, 2]
+N_SAMPLES = 3000
+
+
+def far_models():
+    """A target and an unrelated draft (draft, target): their next-token distributions differ a lot."""
+    from conftest import make_llama
+
+    target = make_llama(10, vocab=VOCAB, hidden=16, layers=1, init=0.5)
+    draft = make_llama(11, vocab=VOCAB, hidden=16, layers=1, init=0.5)
+    return draft, target
+
 
 @torch.inference_mode()
 def exact_continuations(model, prompt: list[int], n: int, temperature: float = 1.0) -> dict[tuple[int, ...], float]:

@@ -13,19 +13,12 @@ import torch
 
 from specdec_lite import autoregressive_generate, speculative_generate
 
-from conftest import make_llama
-from distribution import chi_square_pvalue, exact_continuations
-
-VOCAB = 6
-PROMPT = [1, 4, 2]
-N_SAMPLES = 3000
+from distribution import N_SAMPLES, PROMPT, chi_square_pvalue, exact_continuations, far_models
 
 @pytest.fixture(scope="module")
 def far_pair():
     """A target and an unrelated draft: their next-token distributions differ a lot."""
-    target = make_llama(10, vocab=VOCAB, hidden=16, layers=1, init=0.5)
-    draft = make_llama(11, vocab=VOCAB, hidden=16, layers=1, init=0.5)
-    return draft, target
+    return far_models()
 
 def _samples(decode, n_tokens: int) -> list[tuple[int, ...]]:
     return [tuple(decode(seed, n_tokens).tokens.tolist()) for seed in range(N_SAMPLES)]

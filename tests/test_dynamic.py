@@ -13,18 +13,12 @@ from specdec_lite.dynamic import (ConfidenceStop, EntropyStop, chain_steps, chec
 from specdec_lite.lookup import LookupOr, PromptLookup
 
 from conftest import eagle, make_llama, medusa, noisy_copy
-from distribution import chi_square_pvalue, exact_continuations
-
-VOCAB = 6
-PROMPT = [1, 4, 2]
-N_SAMPLES = 3000
+from distribution import N_SAMPLES, PROMPT, chi_square_pvalue, exact_continuations, far_models
 
 
 @pytest.fixture(scope="module")
 def far_pair():
-    target = make_llama(10, vocab=VOCAB, hidden=16, layers=1, init=0.5)
-    draft = make_llama(11, vocab=VOCAB, hidden=16, layers=1, init=0.5)
-    return draft, target
+    return far_models()
 
 
 @pytest.fixture(scope="module")

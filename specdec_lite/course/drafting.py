@@ -5,8 +5,9 @@ Lesson 9's first exercise is the proposal step of prompt lookup, ``propose(seque
 are the function's, so that ``speculative_generate`` decodes with the learner's code and the lesson can show
 that the output is still the target's own greedy output. The lesson never imports ``PromptLookup`` itself: it
 is the exercise's answer. Its fifth exercise is a stop rule, ``draft_until_unsure(next_q, sample, max_gamma,
-threshold)``; :func:`stop_rule_drafter` runs it as a draft model's drafting loop. :func:`proposal` asks any drafter what it would propose after a given sequence, as in
-a decoding step, so that a lesson can set several drafters' guesses beside what the target wrote.
+threshold)``; :func:`stop_rule_drafter` runs it as a draft model's drafting loop. :func:`proposal` asks any
+drafter what it would propose after a given sequence, as in a decoding step, so that a lesson can set several
+drafters' guesses beside what the target wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import torch
 from transformers import PreTrainedModel
 
 from ..bench import hand_over
-from ..calls import cache_length, eval_mode, forward, model_device, new_cache
+from ..calls import eval_mode, model_device, new_cache
+from ..draft import next_draft_logits
 from ..drafters import Drafter, ModelDrafter, as_drafter
 from ..lookup import PromptLookup
 from ..sampling import record_distribution, sample
@@ -62,8 +64,7 @@ class _LearnerStopRule(ModelDrafter):
         device, rows = model_device(self.model), []
 
         def next_q(drafted) -> torch.Tensor:
-            pending = list(drafted)[-1:] if drafted else sequence[cache_length(self.cache):]
-            rows.append(forward(self.model, torch.tensor([int(t) for t in pending], device=device), self.cache)[-1])
+            rows.append(next_draft_logits(self.model, self.cache, sequence, list(drafted)))
             return record_distribution(rows[-1], temperature).cpu()
 
         def draw(q: torch.Tensor) -> int:  # greedy: the argmax; else a draw from q, which is then softmax(logits / T)
