@@ -2,7 +2,7 @@
 
 Subcommands::
 
-    specdec-lite generate --prompt TEXT [--decoder chain|tree|target] [--gamma 4] [--temperature 0]
+    specdec-lite generate --prompt TEXT [--decoder chain|tree|target] [--gamma G] [--temperature 0]
     specdec-lite bench    [--domain D ...] [--prompts 2] [--gamma 4] [--depth 3] [--branching 2]
     specdec-lite study    [--mode tree|chain] [--domain D ...] [--prompts N] [--depth 3] [--branching 2]
     specdec-lite study    --tables DIR [--tables DIR ...] [--out DIR]   (re-analyse or merge saved studies)
@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     output.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
+    fixed = argparse.ArgumentParser(add_help=False)
+    fixed.add_argument("--gamma", type=_positive_int, default=4, help="chain: tokens drafted per step (default 4)")
     shape = argparse.ArgumentParser(add_help=False)
-    shape.add_argument("--gamma", type=_positive_int, default=4, help="chain: tokens drafted per step (default 4)")
     shape.add_argument("--depth", type=_positive_int, default=3, help="tree: depth (default 3)")
     shape.add_argument("--branching", type=_positive_int, default=2, help="tree: children per node (default 2)")
 
@@ -131,9 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt-domain", choices=DOMAINS, help="with --drafter auto: the prompt's domain, if known")
     gen.add_argument("--temperature", type=_temperature, default=0.0)
     gen.add_argument("--max-new-tokens", type=_positive_int, default=64)
+    gen.add_argument("--gamma", type=_positive_int,
+                     help="chain: a fixed number of tokens drafted per step (default: for the course's pair, its "
+                          "draft's fitted stop rule, results/dynamic/<pair>.json; else 4)")
     gen.set_defaults(handler=_generate)
 
-    bench = sub.add_parser("bench", parents=[common, shape, domains], help="time the decoders (greedy)")
+    bench = sub.add_parser("bench", parents=[common, fixed, shape, domains], help="time the decoders (greedy)")
     bench.add_argument("--max-new-tokens", type=_positive_int, default=32)
     bench.add_argument("--repeats", type=_positive_int, default=3, help="timed rounds (default 3)")
     bench.add_argument("--gammas", type=_int_list, default=(1, 2, 3, 4, 6, 8), metavar="G1,G2,...",
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plots", action="store_true", help="with --out: also save the speed-up figure")
     bench.set_defaults(handler=_bench)
 
-    study = sub.add_parser("study", parents=[common, shape, domains], help="the four-domain acceptance study")
+    study = sub.add_parser("study", parents=[common, fixed, shape, domains], help="the four-domain acceptance study")
     study.add_argument("--mode", choices=["tree", "chain"], default="tree")
     study.add_argument("--budget", type=_positive_int, help="tree: most nodes per step")
     study.add_argument("--temperature", type=_temperature, default=0.0)
@@ -157,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "configuration on disjoint prompts")
     study.set_defaults(handler=_study)
 
-    memory = sub.add_parser("memory", parents=[common, shape], help="weights, KV caches and peak memory")
+    memory = sub.add_parser("memory", parents=[common, fixed, shape], help="weights, KV caches and peak memory")
     memory.add_argument("--prompt", default="Explain in one paragraph why the sky is blue.")
     memory.add_argument("--max-new-tokens", type=_positive_int, default=64)
     memory.add_argument("--gptq", metavar="PATH", help="an auto-gptq checkpoint of the target, to measure")
@@ -231,6 +235,7 @@ def _checked(make):
 def _generate(args) -> int:
     from .autoregressive import autoregressive_generate
     from .reports import jsonable
+    from .dynamic import default_chain
     from .speculative import speculative_generate
     from .tree_speculative import check_tree_args, tree_speculative_generate
 
@@ -255,7 +260,9 @@ def _generate(args) -> int:
         result = choice.generate(pair, ids, n, temperature=args.temperature, seed=args.seed)
         drafter = f"{choice.name} (gamma {choice.gamma}, {'stop rule' if choice.stop else 'fixed'}; {choice.source})"
     elif args.decoder == "chain":
-        result = speculative_generate(draft, target, ids, n, gamma=args.gamma, **common)
+        gamma, stop = (args.gamma, None) if args.gamma else default_chain(draft, target)
+        result = speculative_generate(draft, target, ids, n, gamma=gamma, stop=stop, **common)
+        drafter = f"draft (gamma {gamma}, " + ("fixed)" if stop is None else f"{stop}; results/dynamic/{name}.json)")
     else:
         result = tree_speculative_generate(draft, target, ids, n, depth=args.depth, branching=args.branching, **common)
     text = pair.decode(result.tokens)
@@ -268,7 +275,7 @@ def _generate(args) -> int:
     })
     summary = (f"{len(result.tokens)} tokens in {result.wall_time:.2f} s, {result.target_calls} target calls, "
                f"acceptance {result.acceptance_rate:.3f}")
-    _emit(args, report, f"{text}\n\n[{args.decoder}] {summary}", "generate.json")
+    _emit(args, report, f"{text}\n\n[{args.decoder}{f', {drafter}' if drafter else ''}] {summary}", "generate.json")
     return 0
 
 

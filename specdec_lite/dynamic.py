@@ -44,7 +44,9 @@ import torch
 from .sampling import entropy
 
 __all__ = ["StopRule", "ConfidenceStop", "EntropyStop", "stop_rule", "check_stop", "keep_drafting", "chain_steps", "first_choice_chains", "replay", "fit_stop",
-           "FittedStop"]
+           "FittedStop", "DEFAULT_GAMMA", "committed_rule", "default_chain"]
+
+DEFAULT_GAMMA = 4  # tokens a chain step drafts when no gamma is given and no fitted rule applies
 
 
 class StopRule(Protocol):
@@ -66,6 +68,9 @@ class ConfidenceStop:
     def keep_drafting(self, q: torch.Tensor, x: int) -> bool:
         return float(q[x]) >= self.threshold
 
+    def __str__(self) -> str:
+        return f"stop after q(x) < {self.threshold:.3g}"
+
 
 @dataclass(frozen=True)
 class EntropyStop:
@@ -79,6 +84,9 @@ class EntropyStop:
 
     def keep_drafting(self, q: torch.Tensor, x: int) -> bool:
         return float(entropy(q)) <= self.limit
+
+    def __str__(self) -> str:
+        return f"stop after H(q) > {self.limit:.3g} nats"
 
 
 def stop_rule(rule: str, level: float) -> StopRule:
@@ -101,6 +109,38 @@ def check_stop(stop) -> StopRule | None:
 def keep_drafting(stop: StopRule | None, q: torch.Tensor, x: int) -> bool:
     """The decoders' question: no rule always drafts on (up to ``gamma``), a rule decides from ``q`` and ``x``."""
     return stop is None or stop.keep_drafting(q, x)
+
+
+def committed_rule(pair_name: str, drafter: str = "draft") -> tuple[StopRule, int] | None:
+    """The stop rule and ``max_gamma`` fitted for ``drafter`` on pair ``pair_name`` and measured on held-out prompts
+    (``results/dynamic/<pair_name>.json``, from ``tools/compare_dynamic.py``), or ``None`` where the course's
+    committed results hold no such fit."""
+    import json
+
+    from .course.committed import course_dir
+
+    try:
+        path = course_dir() / "results" / "dynamic" / f"{pair_name}.json"
+    except FileNotFoundError:  # no clone of the course to read committed results from
+        return None
+    if not path.is_file():
+        return None
+    fitted = json.loads(path.read_text())["fit"]["rules"].get(drafter)
+    return None if fitted is None else (stop_rule(fitted["rule"], fitted["level"]), int(fitted["max_gamma"]))
+
+
+def default_chain(draft, target) -> tuple[int, StopRule | None]:
+    """``(gamma, stop)`` for a chain decoder called without ``gamma``: for one of the course's pairs, its draft
+    model before its own target (:func:`~specdec_lite.pairs.shipped_pair_name`), the committed fitted rule
+    (:func:`committed_rule`; the smol pair's measured faster than fixed gamma 4 in every domain); for any other
+    drafter or pair, or with no committed fit, ``DEFAULT_GAMMA`` tokens a step and no rule."""
+    from transformers import PreTrainedModel
+
+    from .pairs import shipped_pair_name
+
+    name = shipped_pair_name(draft, target) if isinstance(draft, PreTrainedModel) else None
+    fitted = committed_rule(name) if name else None
+    return (DEFAULT_GAMMA, None) if fitted is None else (fitted[1], fitted[0])
 
 
 def chain_steps(nodes: pd.DataFrame) -> pd.DataFrame:

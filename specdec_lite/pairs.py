@@ -36,7 +36,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from .calls import eos_token_id
 
-__all__ = ["Pair", "load_pair", "feature_drafter", "FEATURE_DRAFTERS", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
+__all__ = ["Pair", "load_pair", "feature_drafter", "shipped_pair_name", "FEATURE_DRAFTERS", "PAIRS", "TINY_DIR", "SMOL_DIR", "PAPER_DRAFT", "PAPER_TARGET"]
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # what load_pair's dtype may be
 PAIRS = ("smol", "tiny", "paper")
@@ -187,6 +187,17 @@ def default_member(name: str, role: str) -> str | Path:
 
         return smol_target_dir()
     return PAPER_DRAFT if role == "draft" else PAPER_TARGET
+
+
+def shipped_pair_name(draft: PreTrainedModel, target: PreTrainedModel) -> str | None:
+    """``"smol"`` or ``"tiny"`` when ``draft`` and ``target`` were loaded from that pair's own folders (as
+    :func:`load_pair` loads them), else ``None``. Only paths are compared: nothing is loaded or converted."""
+    from .smol import cache_dir
+
+    members = {"tiny": (TINY_DIR / "draft", TINY_DIR / "target"), "smol": (SMOL_DIR / "draft", cache_dir())}
+    loaded = tuple(Path(model.name_or_path).resolve() for model in (draft, target))
+    return next((name for name, folders in members.items()
+                 if loaded == tuple(folder.resolve() for folder in folders)), None)
 
 
 def check_shipped_draft(name: str) -> None:

@@ -34,7 +34,7 @@ from .autoregressive import autoregressive_generate
 from .bench import draft_time, speedup_figures, step_time, time_decoders, tokens_and_result, verify_ratio
 from .calls import model_device
 from .drafters import Drafter
-from .dynamic import StopRule, stop_rule
+from .dynamic import StopRule, committed_rule
 from .lookup import LookupOr, PromptLookup
 from .prompts import DOMAINS
 from .reports import jsonable
@@ -259,14 +259,12 @@ def auto_choice(pair, domain: str | None = None) -> AutoChoice:
     if not path.is_file():
         raise FileNotFoundError(f"drafter='auto' reads the committed results/{name}, which pair {pair.name!r} does not "
                                 f"have: write it with `python tools/{tool}` (the course measured the smol pair).")
-    import json
-
-    data = json.loads(path.read_text())
     if domain:
-        drafter, gamma = data["result"]["policies"]["domain_drafter"][domain]
+        import json
+
+        drafter, gamma = json.loads(path.read_text())["result"]["policies"]["domain_drafter"][domain]
         return AutoChoice(drafter, _named_drafter(pair, drafter), int(gamma), None,
                           f"results/{name}: the per-domain policy for {domain}")
-    rule = data["fit"]["rules"]["draft"]
-    return AutoChoice("lookup_draft", _named_drafter(pair, "lookup_draft"), int(rule["max_gamma"]),
-                      stop_rule(rule["rule"], rule["level"]),
-                      f"results/{name}: lookup, else the draft stopped by its fitted {rule['rule']} rule")
+    stop, max_gamma = committed_rule(pair.name, "draft")
+    return AutoChoice("lookup_draft", _named_drafter(pair, "lookup_draft"), max_gamma, stop,
+                      f"results/{name}: lookup, else the draft stopped by its fitted rule, {stop}")

@@ -24,7 +24,7 @@ from transformers import PreTrainedModel
 from .calls import cache_length, crop_cache, eval_mode, new_cache, score
 from .checks import check_eos, check_generation_args, check_pair, check_prompt
 from .drafters import Drafter, as_drafter
-from .dynamic import StopRule, check_stop
+from .dynamic import DEFAULT_GAMMA, StopRule, check_stop, default_chain
 from .results import GenerationResult, NodeRecord, Recorder
 from .sampling import accept, distribution, entropy, make_generator, record_distribution, residual, sample
 from .stopping import clip_new_tokens
@@ -76,7 +76,7 @@ def speculative_generate(
     input_ids: torch.Tensor,
     max_new_tokens: int,
     *,
-    gamma: int = 4,
+    gamma: int | None = None,
     temperature: float = 0.0,
     seed: int | None = None,
     eos_token_id: int | None = None,
@@ -88,11 +88,16 @@ def speculative_generate(
     :class:`~specdec_lite.lookup.PromptLookup`) or a model sharing the target's vocabulary.
 
     With a ``stop`` rule (dynamic speculation, :mod:`specdec_lite.dynamic`) ``gamma`` is the most a step
-    drafts: the chain ends after the first token the rule is unsure of.
+    drafts: the chain ends after the first token the rule is unsure of. With neither ``gamma`` nor ``stop``, a
+    course pair's draft model drafts by its committed fitted rule and anything else 4 tokens a step
+    (:func:`~specdec_lite.dynamic.default_chain`); a ``stop`` without ``gamma`` drafts at most 4. Pass ``gamma``
+    for a fixed chain, as the lessons do.
 
     Lossless: the output has the target's distribution at ``temperature`` (its greedy output at 0).
     Near the end a step drafts fewer tokens, so that no step can overshoot ``max_new_tokens``.
     """
+    if gamma is None:
+        gamma, stop = default_chain(draft, target) if stop is None else (DEFAULT_GAMMA, stop)
     drafter = as_drafter(draft)
     drafter.start(tree=False)
     max_new_tokens, temperature, gamma = check_generation_args(max_new_tokens, temperature, gamma)

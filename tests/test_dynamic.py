@@ -214,6 +214,16 @@ def test_auto_decodes_the_smol_pair_with_the_committed_choices(capsys):
                  "--drafter", "auto", "--max-new-tokens", "16", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["tokens"] == expected and report["drafter"].startswith("lookup_draft")
+    # without gamma the smol pair's draft drafts by its committed rule, in the library and on the command line
+    default = speculative_generate(pair.draft, pair.target, ids, 16, eos_token_id=pair.eos_token_id)
+    fitted = speculative_generate(pair.draft, pair.target, ids, 16, eos_token_id=pair.eos_token_id,
+                                  gamma=rule["max_gamma"], stop=stop_rule(rule["rule"], rule["level"]))
+    assert _trace(default) == _trace(fitted) and default.tokens.tolist() == expected
+    assert main(["generate", "--prompt", "Write a Python function that returns the squares of a list of numbers.",
+                 "--max-new-tokens", "16", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tokens"] == expected and report["drafter"].startswith(f"draft (gamma {rule['max_gamma']}, stop")
+    assert "results/dynamic/smol.json" in report["drafter"]
 
 
 def test_first_choice_chains_follow_the_first_choices_of_a_greedy_tree(close_pair):
@@ -235,3 +245,38 @@ def test_first_choice_chains_follow_the_first_choices_of_a_greedy_tree(close_pai
         assert tokens == greedy
         assert record.accepted == chain.steps[0].accepted
         sequence += tree.tokens[len(sequence) - 4: len(sequence) - 4 + step.emitted].tolist()
+
+
+def _trace(result) -> tuple[list[tuple[int, int]], list[int]]:
+    return [(s.drafted, s.accepted) for s in result.steps], result.tokens.tolist()
+
+
+def test_without_gamma_a_course_pair_drafts_by_its_committed_rule(tmp_path, monkeypatch):
+    """No gamma: the shipped pair's draft follows results/dynamic/<pair>.json's fitted rule where the course has one,
+    and drafts a fixed 4 a step where it has none, as any other drafter or pairing always does."""
+    import json
+
+    from specdec_lite import load_pair
+    from specdec_lite.dynamic import DEFAULT_GAMMA, default_chain
+
+    pair = load_pair("tiny")
+    ids = pair.encode("the cat sat on the mat and the dog sat on the log")
+    monkeypatch.setenv("SPECDEC_COURSE_DIR", str(tmp_path))
+    (tmp_path / "results" / "dynamic").mkdir(parents=True)
+    assert default_chain(pair.draft, pair.target) == (DEFAULT_GAMMA, None)
+    fixed = speculative_generate(pair.draft, pair.target, ids, 40)
+    assert _trace(fixed) == _trace(speculative_generate(pair.draft, pair.target, ids, 40, gamma=DEFAULT_GAMMA))
+
+    level = float(fixed.nodes_frame()["q_prob"].median())   # a threshold some drafted tokens fall below
+    fit = {"fit": {"rules": {"draft": {"rule": "confidence", "level": level, "max_gamma": 3}}}}
+    (tmp_path / "results" / "dynamic" / "tiny.json").write_text(json.dumps(fit))
+    assert default_chain(pair.draft, pair.target) == (3, ConfidenceStop(level))
+    dynamic = speculative_generate(pair.draft, pair.target, ids, 40)
+    assert _trace(dynamic) == _trace(speculative_generate(pair.draft, pair.target, ids, 40, gamma=3,
+                                                          stop=ConfidenceStop(level)))
+    assert _trace(dynamic)[0] != _trace(fixed)[0] and max(_lengths(dynamic)) <= 3
+    assert dynamic.tokens.tolist() == fixed.tokens.tolist()   # greedy either way: the target's own output
+    # the fit belongs to that draft before that target: any other drafter, or the pair swapped, keeps the fixed 4
+    assert default_chain(PromptLookup(vocab_size=pair.target.config.vocab_size), pair.target) == (DEFAULT_GAMMA, None)
+    assert default_chain(pair.target, pair.draft) == (DEFAULT_GAMMA, None)
+    assert default_chain(make_llama(3, vocab=pair.target.config.vocab_size), pair.target) == (DEFAULT_GAMMA, None)
