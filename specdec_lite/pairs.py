@@ -176,28 +176,28 @@ def pick_device(name: str | None, device: str | None) -> torch.device:
     return where
 
 
-def default_member(name: str, role: str) -> str | Path:
-    """The folder or hub id of a named pair's ``role`` ("draft" or "target")."""
+def default_member(name: str, role: str, *, convert: bool = True) -> str | Path:
+    """The folder or hub id of a named pair's ``role`` ("draft" or "target").
+
+    The smol target's folder is SmolLM2's converted checkpoint, converted first if needed; ``convert=False``
+    only names the folder."""
     if name == "tiny":
         return TINY_DIR / role
     if name == "smol":
         if role == "draft":
             return SMOL_DIR / "draft"
-        from .smol import smol_target_dir
+        from .smol import cache_dir, smol_target_dir
 
-        return smol_target_dir()
+        return smol_target_dir() if convert else cache_dir()
     return PAPER_DRAFT if role == "draft" else PAPER_TARGET
 
 
 def shipped_pair_name(draft: PreTrainedModel, target: PreTrainedModel) -> str | None:
     """``"smol"`` or ``"tiny"`` when ``draft`` and ``target`` were loaded from that pair's own folders (as
     :func:`load_pair` loads them), else ``None``. Only paths are compared: nothing is loaded or converted."""
-    from .smol import cache_dir
-
-    members = {"tiny": (TINY_DIR / "draft", TINY_DIR / "target"), "smol": (SMOL_DIR / "draft", cache_dir())}
     loaded = tuple(Path(model.name_or_path).resolve() for model in (draft, target))
-    return next((name for name, folders in members.items()
-                 if loaded == tuple(folder.resolve() for folder in folders)), None)
+    return next((name for name in ("tiny", "smol") if loaded == tuple(
+        Path(default_member(name, role, convert=False)).resolve() for role in ("draft", "target"))), None)
 
 
 def check_shipped_draft(name: str) -> None:
